@@ -1,0 +1,140 @@
+// Builds an ONNX model (protobuf via onnx-proto) node by node. Both converters (Keras layers
+// and TF.js graph models) emit through this one builder so naming, initializers and the opset
+// are handled in one place.
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+export type OnnxAttribute =
+  | { kind: 'int'; value: number }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'float'; value: number }
+  | { kind: 'floats'; value: number[] }
+  | { kind: 'string'; value: string };
+
+export const attr = {
+  int: (value: number): OnnxAttribute => ({ kind: 'int', value }),
+  ints: (value: number[]): OnnxAttribute => ({ kind: 'ints', value }),
+  float: (value: number): OnnxAttribute => ({ kind: 'float', value }),
+  floats: (value: number[]): OnnxAttribute => ({ kind: 'floats', value }),
+  string: (value: string): OnnxAttribute => ({ kind: 'string', value }),
+};
+
+/** A graph input or output: a name and a shape whose entries are sizes or symbolic names. */
+export interface OnnxValueInfo {
+  name: string;
+  shape: Array<number | string>;
+}
+
+export const ONNX_OPSET = 13;
+
+export class OnnxGraphBuilder {
+  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly usedNames = new Set<string>();
+
+  /** A fresh tensor name derived from `base`, never handed out before. */
+  name(base: string): string {
+    const clean = base.replace(/[^A-Za-z0-9_./:-]/g, '_');
+    let candidate = clean;
+    for (let i = 1; this.usedNames.has(candidate); i++) candidate = `${clean}__${i}`;
+    this.usedNames.add(candidate);
+    return candidate;
+  }
+
+  /** Reserves a name that comes from outside (a graph input), so later names never clash with it. */
+  reserve(name: string): string {
+    this.usedNames.add(name);
+    return name;
+  }
+
+  floatTensor(base: string, dims: number[], data: Float32Array): string {
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== expected) {
+      throw new Error(`initializer ${base}: ${data.length} values for shape [${dims.join(', ')}]`);
+    }
+    const name = this.name(base);
+    // Copy into a fresh, aligned buffer: the source may be a view into a larger weights file.
+    const raw = new Uint8Array(new Float32Array(data).buffer);
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: raw }));
+    return name;
+  }
+
+  int64Tensor(base: string, values: number[]): string {
+    const name = this.name(base);
+    const raw = new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(v))).buffer);
+    this.initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: raw }));
+    return name;
+  }
+
+  /** Adds a node and returns the names of its outputs (fresh names derived from `outputBase`). */
+  node(opType: string, inputs: string[], outputBase: string, attributes: Record<string, OnnxAttribute> = {}, outputCount = 1): string[] {
+    const outputs = Array.from({ length: outputCount }, (_, i) => this.name(outputCount === 1 ? outputBase : `${outputBase}:${i}`));
+    this.nodes.push(onnx.NodeProto.create({
+      opType,
+      name: this.name(`${outputBase}/${opType}`),
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attributes).map(([key, a]) => toAttributeProto(key, a)),
+    }));
+    return outputs;
+  }
+
+  /** Convenience for single-output nodes. */
+  op(opType: string, inputs: string[], outputBase: string, attributes: Record<string, OnnxAttribute> = {}): string {
+    return this.node(opType, inputs, outputBase, attributes)[0];
+  }
+
+  /** Renames a computed tensor to a public output name with an Identity node. */
+  expose(tensor: string, publicName: string): string {
+    this.usedNames.add(publicName);
+    this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', name: this.name(`${publicName}/Identity`), input: [tensor], output: [publicName] }));
+    return publicName;
+  }
+
+  encode(opts: { graphName: string; inputs: OnnxValueInfo[]; outputs: OnnxValueInfo[]; producer?: string; docString?: string }): Uint8Array {
+    const graph = onnx.GraphProto.create({
+      name: opts.graphName,
+      node: this.nodes,
+      initializer: this.initializers,
+      input: opts.inputs.map(valueInfo),
+      output: opts.outputs.map(valueInfo),
+    });
+    const model = onnx.ModelProto.create({
+      irVersion: 7,
+      producerName: opts.producer ?? 'sightline-convert',
+      producerVersion: '1',
+      docString: opts.docString ?? '',
+      opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: ONNX_OPSET })],
+      graph,
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(v: OnnxValueInfo) {
+  return onnx.ValueInfoProto.create({
+    name: v.name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: onnx.TensorShapeProto.create({
+          dim: v.shape.map((d) => (typeof d === 'number' && d >= 0
+            ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
+            : onnx.TensorShapeProto.Dimension.create({ dimParam: String(d) }))),
+        }),
+      }),
+    }),
+  });
+}
+
+function toAttributeProto(name: string, a: OnnxAttribute) {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.kind) {
+    case 'int': return onnx.AttributeProto.create({ name, type: T.INT, i: a.value });
+    case 'ints': return onnx.AttributeProto.create({ name, type: T.INTS, ints: a.value });
+    case 'float': return onnx.AttributeProto.create({ name, type: T.FLOAT, f: a.value });
+    case 'floats': return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: a.value });
+    case 'string': return onnx.AttributeProto.create({ name, type: T.STRING, s: new TextEncoder().encode(a.value) });
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+    // onnxruntime sessions and sharp already use both cores; parallel files would only thrash them.
+    fileParallelism: false,
+    pool: 'forks',
+  },
+});
