@@ -87,6 +87,7 @@ export class OnnxGraphBuilder {
 
   /** Renames a computed tensor to a public output name with an Identity node. */
   expose(tensor: string, publicName: string): string {
+    if (this.usedNames.has(publicName)) throw new Error(`ONNX output name "${publicName}" is already taken by another tensor`);
     this.usedNames.add(publicName);
     this.nodes.push(onnx.NodeProto.create({ opType: 'Identity', name: this.name(`${publicName}/Identity`), input: [tensor], output: [publicName] }));
     return publicName;
