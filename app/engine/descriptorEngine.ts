@@ -1,0 +1,82 @@
+// The engine as the rest of the product sees it: a photo (or a region of it) in, the global
+// R-MAC descriptor and its per-region vectors out, computed in worker threads.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { EnginePool, type EnginePoolOptions } from './enginePool.js';
+import type { DescribeOptions, RawDescription } from './featureExtractor.js';
+import type { PixelBox } from './imageInput.js';
+import type { RegisteredModel } from './modelRegistry.js';
+import { aggregateRmac, regionEmbedding } from './rmacDescriptor.js';
+import { dot } from './vectorMath.js';
+import { loadWhitening, type Whitening } from './whitening.js';
+
+export interface RegionDescriptor {
+  /** In the oriented original photo's pixels. */
+  box: PixelBox;
+  /** Long side of the scale it was pooled at. */
+  longSide: number;
+  /** Whitened (when a whitening exists) and L2-normalised: what the global vector sums. */
+  vector: Float32Array;
+  /** Its share of the global vector (dot product with it); the heatmaps draw this. */
+  weight: number;
+}
+
+export interface PhotoDescriptor {
+  model: string;
+  whitened: boolean;
+  global: Float32Array;
+  regions: RegionDescriptor[];
+  originalWidth: number;
+  originalHeight: number;
+  timings: RawDescription['timings'];
+}
+
+/** The whitening that ships with a model: `<model dir>/whitening.{json,bin}`. */
+export function whiteningPathFor(model: RegisteredModel): string {
+  return path.join(model.whiteningDir, 'whitening');
+}
+
+export class DescriptorEngine {
+  private constructor(readonly model: RegisteredModel, readonly pool: EnginePool, readonly whitening: Whitening | undefined, readonly defaultScales: number[]) {}
+
+  static async open(model: RegisteredModel, options: EnginePoolOptions & { scales?: number[]; whitening?: Whitening | 'none' } = {}): Promise<DescriptorEngine> {
+    let whitening: Whitening | undefined;
+    if (options.whitening === 'none') whitening = undefined;
+    else if (options.whitening) whitening = options.whitening;
+    else {
+      const file = whiteningPathFor(model);
+      if (await fs.access(`${file}.json`).then(() => true, () => false)) whitening = await loadWhitening(file);
+    }
+    return new DescriptorEngine(model, new EnginePool(model, options), whitening, options.scales ?? [512]);
+  }
+
+  get dimension(): number {
+    return this.whitening ? this.whitening.dim : this.model.meta.channels;
+  }
+
+  async describe(source: string | Uint8Array, options: { box?: PixelBox; scales?: number[]; boxMode?: DescribeOptions['boxMode'] } = {}): Promise<PhotoDescriptor> {
+    const raw = await this.pool.describe(source, { scales: options.scales ?? this.defaultScales, box: options.box, boxMode: options.boxMode });
+    return this.fromRaw(raw);
+  }
+
+  fromRaw(raw: RawDescription): PhotoDescriptor {
+    const global = aggregateRmac(raw.scales, this.whitening);
+    const regions = raw.scales.flatMap((s) => s.regions.map((r) => {
+      const vector = regionEmbedding(r.vector, this.whitening);
+      return { box: r.box, longSide: s.longSide, vector, weight: dot(vector, global) };
+    }));
+    return {
+      model: this.model.meta.id,
+      whitened: !!this.whitening,
+      global,
+      regions,
+      originalWidth: raw.originalWidth,
+      originalHeight: raw.originalHeight,
+      timings: raw.timings,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,80 @@
+// One photo through the backbone at one or more scales, pooled into raw region vectors.
+// Runs wherever an onnxruntime session lives: in the engine's worker threads, or inline in tests.
+import * as ort from 'onnxruntime-node';
+import type { InputNormalisation } from '../convert/convertedModel.js';
+import { ImageInputError } from './imageErrors.js';
+import { loadNetworkInput, type PixelBox } from './imageInput.js';
+import { poolScale, type ScaleDescription } from './rmacDescriptor.js';
+import type { RmacGridOptions } from './rmacRegions.js';
+
+export interface DescribeOptions {
+  /** Long sides S to run at; several = multi-resolution (default [512]). */
+  scales?: number[];
+  box?: PixelBox;
+  boxMode?: 'crop' | 'context';
+  grid?: RmacGridOptions;
+  maxPixels?: number;
+}
+
+export interface RawDescription {
+  originalWidth: number;
+  originalHeight: number;
+  scales: ScaleDescription[];
+  /** Milliseconds spent decoding and in the network + pooling. */
+  timings: { decodeMs: number; networkMs: number; poolMs: number };
+}
+
+export interface ExtractorModel {
+  session: ort.InferenceSession;
+  inputName: string;
+  outputName: string;
+  stride: number;
+  normalisation: InputNormalisation;
+}
+
+export async function createSession(onnxPath: string | Uint8Array, threads = 1, executionProviders: string[] = ['cpu']): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionProviders,
+  };
+  return typeof onnxPath === 'string' ? ort.InferenceSession.create(onnxPath, options) : ort.InferenceSession.create(onnxPath, options);
+}
+
+export async function describeRaw(model: ExtractorModel, source: string | Buffer, options: DescribeOptions = {}): Promise<RawDescription> {
+  const scales = options.scales ?? [512];
+  const timings = { decodeMs: 0, networkMs: 0, poolMs: 0 };
+  const out: ScaleDescription[] = [];
+  let originalWidth = 0;
+  let originalHeight = 0;
+  for (const longSide of scales) {
+    let t = performance.now();
+    const input = await loadNetworkInput(source, {
+      longSide,
+      normalisation: model.normalisation,
+      box: options.box,
+      boxMode: options.boxMode,
+      maxPixels: options.maxPixels,
+    });
+    originalWidth = input.originalWidth;
+    originalHeight = input.originalHeight;
+    timings.decodeMs += performance.now() - t;
+    if (input.width < model.stride || input.height < model.stride) {
+      throw new ImageInputError('too-small', `${input.width}×${input.height} network input is smaller than one ${model.stride}-px feature cell`, typeof source === 'string' ? source : undefined);
+    }
+    t = performance.now();
+    const tensor = new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]);
+    const result = await model.session.run({ [model.inputName]: tensor });
+    const features = result[model.outputName];
+    const [, channels, height, width] = features.dims as number[];
+    timings.networkMs += performance.now() - t;
+    t = performance.now();
+    const map = { data: features.data as Float32Array, channels, height, width };
+    out.push(poolScale(map, { scale: input.scale, offsetX: input.offsetX, offsetY: input.offsetY, stride: model.stride }, longSide, options.grid));
+    timings.poolMs += performance.now() - t;
+    tensor.dispose?.();
+    features.dispose?.();
+  }
+  return { originalWidth, originalHeight, scales: out, timings };
+}

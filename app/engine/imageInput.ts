@@ -1,0 +1,182 @@
+// Decodes a photo into the network's input tensor: EXIF orientation, optional crop to a query
+// box, long side S (sharp's shrink-on-load does the heavy lifting for big JPEGs), per-channel
+// normalisation, NCHW float32.
+import fs from 'node:fs/promises';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import type { InputNormalisation } from '../convert/convertedModel.js';
+import { ImageInputError } from './imageErrors.js';
+
+export interface PixelBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export interface ImageInputOptions {
+  /** Long side of the network input in pixels. */
+  longSide: number;
+  normalisation: InputNormalisation;
+  /** Query box in the oriented original image's pixels. */
+  box?: PixelBox;
+  /**
+   * `crop`: crop to the box, then scale the crop's long side to S (the Oxford/Paris protocol as
+   * cirtorch runs it). `context`: scale the whole photo to S and cut the box out of that, so the
+   * object keeps the scale it has in database photos.
+   */
+  boxMode?: 'crop' | 'context';
+  /** Refuse images with more pixels than this before decoding anything (default 100 MP). */
+  maxPixels?: number;
+  /** Refuse images (or boxes) whose short side is below this many pixels (default 32: one feature cell). */
+  minSide?: number;
+}
+
+export interface NetworkInput {
+  /** [1, 3, height, width], normalised. */
+  data: Float32Array;
+  width: number;
+  height: number;
+  /** The oriented original's size. */
+  originalWidth: number;
+  originalHeight: number;
+  /** Maps network pixels back to original pixels: original = offset + network · scale. */
+  scale: number;
+  offsetX: number;
+  offsetY: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export async function loadNetworkInput(source: string | Buffer, options: ImageInputOptions): Promise<NetworkInput> {
+  const label = typeof source === 'string' ? source : undefined;
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const minSide = options.minSide ?? 32;
+  if (typeof source === 'string') {
+    let stat: Awaited<ReturnType<typeof fs.stat>>;
+    try {
+      stat = await fs.stat(source);
+    } catch (e) {
+      throw new ImageInputError('unreadable', `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, label);
+    }
+    if (stat.isDirectory()) throw new ImageInputError('unreadable', 'is a folder, not an image file', label);
+    const size = stat.size;
+    if (size === 0) throw new ImageInputError('empty', 'file is empty (0 bytes)', label);
+  } else if (source.length === 0) {
+    throw new ImageInputError('empty', 'image data is empty (0 bytes)');
+  }
+
+  const open = () => sharp(source, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels, sequentialRead: true });
+  let meta: Metadata;
+  try {
+    // Only the header is read here: dimensions are checked before any pixel is decoded.
+    meta = await sharp(source, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw classifySharpError(e, label);
+  }
+  const rawW = meta.autoOrient?.width ?? meta.width;
+  const rawH = meta.autoOrient?.height ?? meta.height;
+  if (!rawW || !rawH) throw new ImageInputError('not-an-image', 'no image dimensions in the file header', label);
+  if (rawW * rawH > maxPixels) {
+    throw new ImageInputError('too-large', `${rawW}×${rawH} is ${(rawW * rawH / 1e6).toFixed(0)} MP, above the ${(maxPixels / 1e6).toFixed(0)} MP limit`, label);
+  }
+  if (Math.min(rawW, rawH) < minSide) {
+    throw new ImageInputError('too-small', `${rawW}×${rawH} is smaller than one feature cell (${minSide} px)`, label);
+  }
+
+  let box = options.box;
+  if (box) {
+    box = clipBox(box, rawW, rawH);
+    if (!box) throw new ImageInputError('bad-region', `region ${JSON.stringify(options.box)} lies outside the ${rawW}×${rawH} image`, label);
+    if (Math.min(box.width, box.height) < Math.min(minSide, 8)) {
+      throw new ImageInputError('bad-region', `region ${box.width}×${box.height} px is too small to describe`, label);
+    }
+  }
+
+  const S = options.longSide;
+  let pipeline = open();
+  let scale: number;
+  let offsetX = 0;
+  let offsetY = 0;
+  let outW: number;
+  let outH: number;
+  if (box && (options.boxMode ?? 'crop') === 'crop') {
+    scale = Math.max(box.width, box.height) / S;
+    outW = Math.max(1, Math.round(box.width / scale));
+    outH = Math.max(1, Math.round(box.height / scale));
+    offsetX = box.x;
+    offsetY = box.y;
+    pipeline = pipeline.extract({ left: box.x, top: box.y, width: box.width, height: box.height }).resize(outW, outH, { fit: 'fill' });
+  } else {
+    scale = Math.max(rawW, rawH) / S;
+    const fullW = Math.max(1, Math.round(rawW / scale));
+    const fullH = Math.max(1, Math.round(rawH / scale));
+    pipeline = pipeline.resize(fullW, fullH, { fit: 'fill' });
+    outW = fullW;
+    outH = fullH;
+    if (box) {
+      const left = Math.min(fullW - 1, Math.floor(box.x / scale));
+      const top = Math.min(fullH - 1, Math.floor(box.y / scale));
+      const w = Math.max(1, Math.min(fullW - left, Math.round(box.width / scale)));
+      const h = Math.max(1, Math.min(fullH - top, Math.round(box.height / scale)));
+      pipeline = pipeline.extract({ left, top, width: w, height: h });
+      offsetX = left * scale;
+      offsetY = top * scale;
+      outW = w;
+      outH = h;
+    }
+  }
+
+  let pixels: Buffer;
+  let info: OutputInfo;
+  try {
+    ({ data: pixels, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
+  } catch (e) {
+    throw classifySharpError(e, label);
+  }
+  if (info.width !== outW || info.height !== outH) {
+    throw new Error(`decoder returned ${info.width}×${info.height}, expected ${outW}×${outH}`);
+  }
+  return {
+    data: toNormalisedNCHW(pixels, info.width, info.height, info.channels, options.normalisation),
+    width: info.width,
+    height: info.height,
+    originalWidth: rawW,
+    originalHeight: rawH,
+    scale,
+    offsetX,
+    offsetY,
+  };
+}
+
+export function toNormalisedNCHW(pixels: Uint8Array, width: number, height: number, channels: number, n: InputNormalisation): Float32Array {
+  const plane = width * height;
+  const out = new Float32Array(3 * plane);
+  const grey = channels < 3;
+  for (let i = 0; i < plane; i++) {
+    const p = i * channels;
+    for (let c = 0; c < 3; c++) out[c * plane + i] = (pixels[grey ? p : p + c] - n.mean[c]) / n.std[c];
+  }
+  return out;
+}
+
+function clipBox(box: PixelBox, w: number, h: number): PixelBox | undefined {
+  const x0 = Math.max(0, Math.floor(box.x));
+  const y0 = Math.max(0, Math.floor(box.y));
+  const x1 = Math.min(w, Math.ceil(box.x + box.width));
+  const y1 = Math.min(h, Math.ceil(box.y + box.height));
+  if (!(x1 > x0 && y1 > y0)) return undefined;
+  return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
+}
+
+function classifySharpError(e: unknown, label: string | undefined): ImageInputError {
+  const msg = (e as Error)?.message ?? String(e);
+  if (/pixel limit/i.test(msg)) return new ImageInputError('too-large', msg, label);
+  if (/unsupported image format|bad seek|Input buffer contains unsupported|not a known file format/i.test(msg)) {
+    return new ImageInputError('not-an-image', 'not an image in a format Sightline can read', label);
+  }
+  if (/premature end|truncated|corrupt|invalid|bad huffman|read error|VipsJpeg|pngload|out of order|unexpected end/i.test(msg)) {
+    return new ImageInputError('corrupt', `image data is damaged or truncated (${msg.split('\n')[0]})`, label);
+  }
+  if (/ENOENT|EACCES|EISDIR|EPERM/.test(msg)) return new ImageInputError('unreadable', msg, label);
+  return new ImageInputError('corrupt', msg.split('\n')[0], label);
+}

@@ -1,0 +1,71 @@
+// R-MAC aggregation (DESIGN.md §1.1 steps 4–6): region max-pool → L2 → whiten → L2 → sum → L2.
+// Raw (pre-whitening) region vectors are what the workers return, so one forward pass serves
+// every variant (MAC, R-MAC, whitened, multi-resolution) and whitening can be refitted later.
+import { maxPoolRegion, globalMaxPool, type FeatureMap } from './regionPooling.js';
+import { rmacRegions, type CellRegion, type RmacGridOptions } from './rmacRegions.js';
+import { l2normalize, addInto } from './vectorMath.js';
+import { applyWhitening, type Whitening } from './whitening.js';
+import type { PixelBox } from './imageInput.js';
+
+export interface PooledRegion {
+  /** The region in feature cells of its scale. */
+  cell: CellRegion;
+  /** The region in the original image's pixels (for heatmaps). */
+  box: PixelBox;
+  /** Max-pooled, L2-normalised, not whitened. */
+  vector: Float32Array;
+}
+
+export interface ScaleDescription {
+  longSide: number;
+  featureWidth: number;
+  featureHeight: number;
+  /** MAC: max over the whole map, L2-normalised. */
+  mac: Float32Array;
+  regions: PooledRegion[];
+}
+
+export interface ImageGeometry {
+  /** original = offset + network · scale, per axis. */
+  scale: number;
+  offsetX: number;
+  offsetY: number;
+  /** Network pixels per feature cell. */
+  stride: number;
+}
+
+export function poolScale(map: FeatureMap, geometry: ImageGeometry, longSide: number, regions: CellRegion[] | RmacGridOptions = {}): ScaleDescription {
+  const cells = Array.isArray(regions) ? regions : rmacRegions(map.width, map.height, regions);
+  const px = geometry.stride * geometry.scale;
+  return {
+    longSide,
+    featureWidth: map.width,
+    featureHeight: map.height,
+    mac: l2normalize(globalMaxPool(map)),
+    regions: cells.map((cell) => ({
+      cell,
+      box: { x: geometry.offsetX + cell.x * px, y: geometry.offsetY + cell.y * px, width: cell.width * px, height: cell.height * px },
+      vector: l2normalize(maxPoolRegion(map, cell)),
+    })),
+  };
+}
+
+/** The final R-MAC vector of one or several scales: whitened regions summed, L2-normalised. */
+export function aggregateRmac(scales: ScaleDescription[], whitening?: Whitening): Float32Array {
+  const dim = whitening ? whitening.dim : scales[0].regions[0].vector.length;
+  const sum = new Float32Array(dim);
+  for (const s of scales) for (const r of s.regions) addInto(sum, regionEmbedding(r.vector, whitening));
+  return l2normalize(sum);
+}
+
+/** One region's contribution to the global vector: whitened and L2-normalised. */
+export function regionEmbedding(raw: Float32Array, whitening?: Whitening): Float32Array {
+  return whitening ? l2normalize(applyWhitening(whitening, raw)) : raw;
+}
+
+/** MAC over several scales: summed then L2-normalised. */
+export function aggregateMac(scales: ScaleDescription[]): Float32Array {
+  const sum = new Float32Array(scales[0].mac.length);
+  for (const s of scales) addInto(sum, s.mac);
+  return l2normalize(sum);
+}

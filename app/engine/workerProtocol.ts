@@ -1,0 +1,25 @@
+// Messages between the engine pool and its inference workers.
+import type { InputNormalisation } from '../convert/convertedModel.js';
+import type { DescribeOptions, RawDescription } from './featureExtractor.js';
+
+export interface WorkerInit {
+  onnxPath: string;
+  inputName: string;
+  outputName: string;
+  stride: number;
+  normalisation: InputNormalisation;
+  threads: number;
+  executionProviders: string[];
+}
+
+export interface WorkerRequest {
+  id: number;
+  source: string | Uint8Array;
+  options: DescribeOptions;
+}
+
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'fatal'; message: string }
+  | { type: 'result'; id: number; result: RawDescription }
+  | { type: 'error'; id: number; error: { name: string; message: string; code?: string } };
