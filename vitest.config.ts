@@ -8,5 +8,6 @@ export default defineConfig({
     // onnxruntime sessions and sharp already use both cores; parallel files would only thrash them.
     fileParallelism: false,
     pool: 'forks',
+    reporters: ['default', './test/support/plainSummaryReporter.ts'],
   },
 });

@@ -1,10 +1,13 @@
 // The `sightline` command. Every subcommand that computes descriptors takes --model; every
 // subcommand that prints results takes --json for scripts.
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { NORMALISATIONS } from '../convert/convertedModel.js';
 import { EnginePool } from '../engine/enginePool.js';
+import { cudaAddonInstalled, executionProvidersFor } from '../engine/executionProviders.js';
 import { importModel, parseNormalisation } from '../engine/modelImport.js';
 import { builtinDefaultModelId, defaultRegistry, resolveModel } from '../engine/modelResolver.js';
 import { prepareDefaultModel } from '../engine/defaultModel.js';
@@ -181,6 +184,23 @@ addEvalOptions(evalCmd.command('paris6k-mini').description('protocols A (12 crop
   .action((opts: EvalCliOptions) => runEval('paris6k-mini', opts));
 addEvalOptions(evalCmd.command('groups').description('a folder of group subfolders (+ optional distractors/): every grouped photo queries the rest'))
   .action((opts: EvalCliOptions) => runEval('groups', opts));
+
+const gpu = program.command('gpu').description('GPU inference (NVIDIA CUDA add-on for onnxruntime)');
+
+gpu.command('status').description('which execution providers inference will use').action(() => {
+  console.log(`CUDA add-on installed: ${cudaAddonInstalled() ? 'yes' : 'no'}`);
+  console.log(`Providers in order: ${executionProvidersFor('auto').join(', ')}`);
+});
+
+gpu.command('install-cuda')
+  .description('download onnxruntime\'s CUDA 12 execution provider (NVIDIA GPUs on Linux; needs network, ~400 MB)')
+  .action(async () => {
+    const script = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'script', 'install.js');
+    const child = spawn(process.execPath, [script], { stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' } });
+    const code: number = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+    if (code !== 0) throw new Error(`the onnxruntime CUDA installer failed (exit code ${code}); inference keeps using the CPU`);
+    console.log(cudaAddonInstalled() ? 'CUDA add-on installed: inference now uses the GPU when CUDA 12 and cuDNN 9 are present.' : 'The installer finished but no CUDA provider library was found.');
+  });
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`sightline: ${e.message}`);

@@ -2,6 +2,7 @@
 // out-of-memory, killed) is replaced and its job retried once; image errors are not retried.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { executionProvidersFor } from './executionProviders.js';
 import { ImageInputError, type ImageErrorCode } from './imageErrors.js';
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
 import type { RegisteredModel } from './modelRegistry.js';
@@ -51,6 +52,8 @@ export class EnginePool {
   /** How many workers have been replaced after dying. */
   respawns = 0;
   private failedStarts = 0;
+  /** Why the pool stopped by itself (the model cannot load, workers cannot start): later jobs get this reason. */
+  private failure?: Error;
 
   constructor(readonly model: RegisteredModel, options: EnginePoolOptions = {}) {
     const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
@@ -62,7 +65,7 @@ export class EnginePool {
       stride: model.meta.stride,
       normalisation: model.meta.normalisation,
       threads: Math.max(1, options.threadsPerWorker ?? Math.floor(cores / workers)),
-      executionProviders: options.executionProviders ?? ['cpu'],
+      executionProviders: options.executionProviders ?? executionProvidersFor('auto'),
     };
     for (let i = 0; i < workers; i++) this.slots.push(this.spawn());
   }
@@ -72,7 +75,7 @@ export class EnginePool {
   }
 
   describe(source: string | Uint8Array, options: DescribeOptions = {}): Promise<RawDescription> {
-    if (this.closed) return Promise.reject(new Error('the engine pool is closed'));
+    if (this.closed) return Promise.reject(this.failure ?? new Error('the engine pool is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, source, options, attempts: 0, resolve, reject });
       this.pump();
@@ -87,6 +90,12 @@ export class EnginePool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error('the engine pool was closed'));
+    // Jobs in flight too: their workers are terminated below and onDeath ignores a closed pool,
+    // so nothing else would ever settle them.
+    for (const slot of this.slots) {
+      slot.job?.reject(new Error('the engine pool was closed'));
+      slot.job = undefined;
+    }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -113,6 +122,7 @@ export class EnginePool {
       // The model itself cannot load: every job would fail the same way.
       this.closed = true;
       const err = new Error(msg.message);
+      this.failure = err;
       for (const job of this.queue.splice(0)) job.reject(err);
       slot.job?.reject(err);
       slot.job = undefined;
@@ -137,6 +147,7 @@ export class EnginePool {
     if (this.failedStarts >= 3) {
       this.closed = true;
       const err = new EngineWorkerCrashError(`inference workers cannot start (${reason})`);
+      this.failure = err;
       job?.reject(err);
       for (const queued of this.queue.splice(0)) queued.reject(err);
       return;

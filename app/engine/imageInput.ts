@@ -77,7 +77,7 @@ export async function loadNetworkInput(source: string | Buffer, options: ImageIn
   const rawH = meta.autoOrient?.height ?? meta.height;
   if (!rawW || !rawH) throw new ImageInputError('not-an-image', 'no image dimensions in the file header', label);
   if (rawW * rawH > maxPixels) {
-    throw new ImageInputError('too-large', `${rawW}×${rawH} is ${(rawW * rawH / 1e6).toFixed(0)} MP, above the ${(maxPixels / 1e6).toFixed(0)} MP limit`, label);
+    throw new ImageInputError('too-large', `${rawW}×${rawH} is ${megapixels(rawW * rawH)} MP, above the ${megapixels(maxPixels)} MP limit`, label);
   }
   if (Math.min(rawW, rawH) < minSide) {
     throw new ImageInputError('too-small', `${rawW}×${rawH} is smaller than one feature cell (${minSide} px)`, label);
@@ -87,8 +87,8 @@ export async function loadNetworkInput(source: string | Buffer, options: ImageIn
   if (box) {
     box = clipBox(box, rawW, rawH);
     if (!box) throw new ImageInputError('bad-region', `region ${JSON.stringify(options.box)} lies outside the ${rawW}×${rawH} image`, label);
-    if (Math.min(box.width, box.height) < Math.min(minSide, 8)) {
-      throw new ImageInputError('bad-region', `region ${box.width}×${box.height} px is too small to describe`, label);
+    if (Math.min(box.width, box.height) < minSide) {
+      throw new ImageInputError('bad-region', `region ${box.width}×${box.height} px is too small to describe (short side under ${minSide} px)`, label);
     }
   }
 
@@ -157,6 +157,11 @@ export function toNormalisedNCHW(pixels: Uint8Array, width: number, height: numb
     for (let c = 0; c < 3; c++) out[c * plane + i] = (pixels[grey ? p : p + c] - n.mean[c]) / n.std[c];
   }
   return out;
+}
+
+/** Whole megapixels where that is precise enough; small limits would otherwise print as "0 MP". */
+function megapixels(pixels: number): string {
+  return pixels >= 10e6 ? (pixels / 1e6).toFixed(0) : String(Number((pixels / 1e6).toPrecision(2)));
 }
 
 function clipBox(box: PixelBox, w: number, h: number): PixelBox | undefined {

@@ -3,7 +3,7 @@
 // query's own landmark (or group) out of the whitening it is ranked with.
 import path from 'node:path';
 import { loadParis6kMini, groupsProtocol, DISTRACTORS_FOLDER, type EvalProtocol } from './protocols.js';
-import { evaluateRetrieval, type EvalProgress, type EvalSettings, type Method, type RawDescriber, type EvalDatabaseImage, type EvalQuerySpec } from './retrievalEvaluation.js';
+import { evaluateRetrieval, type EvalProgress, type EvalSettings, type Method, type RawDescriber, type EvalDatabaseImage, type EvalQuerySpec, type DescriptionCache } from './retrievalEvaluation.js';
 
 export interface DatasetEvalReport {
   /** mAP in percent per method, per protocol (`A`, `B` or `groups`). */
@@ -43,10 +43,11 @@ function toSpecs(protocol: EvalProtocol, fold: (id: string, image: string) => st
 
 export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void): Promise<DatasetEvalReport> {
   const report = emptyReport(settings);
+  const shared: DescriptionCache = new Map();
   for (const name of ['A', 'B'] as const) {
     const protocol = await loadParis6kMini(dataDir, name);
     const { database, queries } = toSpecs(protocol, (_id, image) => parisFold(image));
-    const r = await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: name }));
+    const r = await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: name }), shared);
     addResult(report, name, protocol.name, r);
   }
   return report;

@@ -125,13 +125,21 @@ function isImageFile(name: string): boolean {
 /** Image files under `dir`, recursively, as paths relative to `dir` with `/` separators, sorted. Hidden entries are skipped. */
 async function listImageFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
+  // Symlinks are followed (evaluation sets are often assembled from links); real paths already
+  // visited are skipped so a link loop cannot recurse forever.
+  const visited = new Set<string>();
   const walk = async (rel: string): Promise<void> => {
+    const real = await fs.realpath(path.join(dir, rel));
+    if (visited.has(real)) return;
+    visited.add(real);
     const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const child = rel === '' ? e.name : `${rel}/${e.name}`;
-      if (e.isDirectory()) await walk(child);
-      else if (e.isFile() && isImageFile(e.name)) out.push(child);
+      const target = e.isSymbolicLink() ? await fs.stat(path.join(dir, child)).catch(() => undefined) : e;
+      if (!target) continue;
+      if (target.isDirectory()) await walk(child);
+      else if (target.isFile() && isImageFile(e.name)) out.push(child);
     }
   };
   await walk('');

@@ -75,12 +75,16 @@ export interface EvalResult {
 
 type RawCache = Map<string, ScaleDescription>;
 
+/** Uncropped descriptions by image path, shared between protocols over the same photos. */
+export type DescriptionCache = Map<string, Map<string, ScaleDescription>>;
+
 export async function evaluateRetrieval(
   engine: RawDescriber,
   database: EvalDatabaseImage[],
   queries: EvalQuerySpec[],
   settings: EvalSettings = DEFAULT_EVAL_SETTINGS,
   onProgress: (p: EvalProgress) => void = () => {},
+  shared: DescriptionCache = new Map(),
 ): Promise<EvalResult> {
   const scales = [...new Set([settings.longSide, ...settings.multiResolution])].sort((a, b) => a - b);
   const perImage = new Map<string, RawCache>();
@@ -92,6 +96,11 @@ export async function evaluateRetrieval(
   let done = 0;
 
   const describeAll = async (path: string, box?: PixelBox): Promise<RawCache> => {
+    const known = box ? undefined : shared.get(path);
+    if (known && scales.every((s) => known.has(String(s)))) {
+      onProgress({ phase: 'describe', done: ++done, total });
+      return known;
+    }
     const cache: RawCache = new Map();
     // The single-scale pass is timed on its own so the per-image cost is the one users get.
     const single = await engine.describe(path, { scales: [settings.longSide], box, boxMode: settings.boxMode });
@@ -106,6 +115,7 @@ export async function evaluateRetrieval(
       const rest = await engine.describe(path, { scales: others, box, boxMode: settings.boxMode });
       rest.scales.forEach((s, i) => cache.set(String(others[i]), s));
     }
+    if (!box) shared.set(path, cache);
     onProgress({ phase: 'describe', done: ++done, total });
     return cache;
   };
