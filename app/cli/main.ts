@@ -12,7 +12,9 @@ import { importModel, parseNormalisation } from '../engine/modelImport.js';
 import { builtinDefaultModelId, defaultRegistry, resolveModel } from '../engine/modelResolver.js';
 import { prepareDefaultModel } from '../engine/defaultModel.js';
 import { ensureRecommendedModel, formatDownloadProgress, isRecommendedAlpha, RECOMMENDED_ALPHAS, ModelDownloadError } from '../engine/recommendedModel.js';
-import { DescriptorEngine } from '../engine/descriptorEngine.js';
+import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
+import { fitWhiteningOnPhotos, saveWhitening } from '../engine/whiteningFit.js';
+import { groupsProtocol } from '../eval/protocols.js';
 import { evaluateGroupsFolder, evaluateParis6kMini, type DatasetEvalReport } from '../eval/datasetEvaluation.js';
 import { DEFAULT_EVAL_SETTINGS } from '../eval/retrievalEvaluation.js';
 import { userModelsDir } from '../paths.js';
@@ -137,6 +139,33 @@ program.command('describe <image>')
     }
   });
 
+program.command('whiten <folders...>')
+  .description('fit the model\'s PCA-whitening on the photos in these folders and save it with the model')
+  .option('--model <id|path>', 'model id, name or path')
+  .option('--dim <d>', 'whitened dimension', intOption('--dim'), 512)
+  .option('--scales <list>', 'long sides to pool regions at', intList, [512])
+  .option('--json', 'machine-readable output')
+  .action(async (folders: string[], opts: { model?: string; dim: number; scales: number[]; json?: boolean }) => {
+    const registered = await resolveModel(opts.model);
+    const files = (await Promise.all(folders.map(async (f) => (await groupsProtocol(f)).database.map((d) => d.image)))).flat();
+    const pool = new EnginePool(registered);
+    const progress = createProgressReporter(!opts.json);
+    try {
+      const report = await fitWhiteningOnPhotos(pool, files, { dim: opts.dim, scales: opts.scales, label: `${files.length} photos under ${folders.join(', ')}` }, (d, t) => progress.update('describe', d, t));
+      progress.stop();
+      await saveWhitening(report.whitening, whiteningPathFor(registered));
+      const summary = { model: registered.meta.id, dim: report.whitening.dim, photos: report.photos, regions: report.regions, skipped: report.skipped };
+      if (opts.json) console.log(JSON.stringify(summary));
+      else {
+        console.log(`Whitening for ${registered.meta.id}: ${report.whitening.dim}-d, fitted on ${report.regions} regions of ${report.photos} photos.`);
+        for (const s of report.skipped) console.log(`  skipped ${s.file}: ${s.reason}`);
+      }
+    } finally {
+      progress.stop();
+      await pool.close();
+    }
+  });
+
 const evalCmd = program.command('eval').description('measure retrieval quality (mAP) on a dataset');
 
 const addEvalOptions = (cmd: Command) => cmd
@@ -146,9 +175,10 @@ const addEvalOptions = (cmd: Command) => cmd
   .option('--multires <list>', 'long sides summed for the multi-resolution variant', intList, DEFAULT_EVAL_SETTINGS.multiResolution)
   .option('--whiten-dim <d>', 'whitened dimension', intOption('--whiten-dim'), DEFAULT_EVAL_SETTINGS.whiteningDim)
   .option('--box-mode <mode>', 'crop: scale the query box to S; context: cut it from the photo scaled to S', DEFAULT_EVAL_SETTINGS.boxMode)
+  .option('--whiten-on <dir>', 'fit whitening once on the photos under these folders (comma-separated) instead of leave-one-landmark-out')
   .option('--json', 'one JSON object on stdout');
 
-interface EvalCliOptions { data: string; model?: string; longSide: number; multires: number[]; whitenDim: number; boxMode: 'crop' | 'context'; json?: boolean }
+interface EvalCliOptions { data: string; model?: string; longSide: number; multires: number[]; whitenDim: number; boxMode: 'crop' | 'context'; whitenOn?: string; json?: boolean }
 
 async function runEval(kind: 'paris6k-mini' | 'groups', opts: EvalCliOptions) {
   if (opts.boxMode !== 'crop' && opts.boxMode !== 'context') throw new InvalidArgumentError('--box-mode must be crop or context');
@@ -159,8 +189,8 @@ async function runEval(kind: 'paris6k-mini' | 'groups', opts: EvalCliOptions) {
     const settings = { ...DEFAULT_EVAL_SETTINGS, longSide: opts.longSide, multiResolution: opts.multires, whiteningDim: opts.whitenDim, boxMode: opts.boxMode };
     const onProgress = (p: { phase: string; done: number; total: number }) => progress.update(p.phase, p.done, p.total);
     const report: DatasetEvalReport = kind === 'paris6k-mini'
-      ? await evaluateParis6kMini(opts.data, pool, settings, onProgress)
-      : await evaluateGroupsFolder(opts.data, pool, settings, onProgress);
+      ? await evaluateParis6kMini(opts.data, pool, settings, onProgress, opts.whitenOn)
+      : await evaluateGroupsFolder(opts.data, pool, settings, onProgress, opts.whitenOn);
     progress.stop();
     const { results, ...details } = report;
     const output = { model: registered.meta.id, model_name: registered.meta.name, ...results, ...details };

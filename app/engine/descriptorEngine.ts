@@ -5,6 +5,7 @@ import path from 'node:path';
 import { EnginePool, type EnginePoolOptions } from './enginePool.js';
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
 import type { PixelBox } from './imageInput.js';
+import { appDataDir } from '../paths.js';
 import type { RegisteredModel } from './modelRegistry.js';
 import { aggregateRmac, regionEmbedding } from './rmacDescriptor.js';
 import { dot } from './vectorMath.js';
@@ -31,9 +32,24 @@ export interface PhotoDescriptor {
   timings: RawDescription['timings'];
 }
 
-/** The whitening that ships with a model: `<model dir>/whitening.{json,bin}`. */
-export function whiteningPathFor(model: RegisteredModel): string {
+/**
+ * Where `sightline whiten` (and later the library) stores a whitening fitted for a model:
+ * in the user's data dir, so the installed model folders are never written after install.
+ */
+export function whiteningPathFor(model: RegisteredModel, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(appDataDir(env), 'whitening', model.meta.id, 'whitening');
+}
+
+/** A whitening that ships inside the model's own folder (e.g. a trained model's). */
+export function shippedWhiteningPath(model: RegisteredModel): string {
   return path.join(model.whiteningDir, 'whitening');
+}
+
+async function findWhitening(model: RegisteredModel): Promise<Whitening | undefined> {
+  for (const file of [whiteningPathFor(model), shippedWhiteningPath(model)]) {
+    if (await fs.access(`${file}.json`).then(() => true, () => false)) return loadWhitening(file);
+  }
+  return undefined;
 }
 
 export class DescriptorEngine {
@@ -43,10 +59,7 @@ export class DescriptorEngine {
     let whitening: Whitening | undefined;
     if (options.whitening === 'none') whitening = undefined;
     else if (options.whitening) whitening = options.whitening;
-    else {
-      const file = whiteningPathFor(model);
-      if (await fs.access(`${file}.json`).then(() => true, () => false)) whitening = await loadWhitening(file);
-    }
+    else whitening = await findWhitening(model);
     return new DescriptorEngine(model, new EnginePool(model, options), whitening, options.scales ?? [512]);
   }
 

@@ -4,7 +4,7 @@
 import { maxPoolRegion, globalMaxPool, type FeatureMap } from './regionPooling.js';
 import { rmacRegions, type CellRegion, type RmacGridOptions } from './rmacRegions.js';
 import { l2normalize, addInto } from './vectorMath.js';
-import { applyWhitening, type Whitening } from './whitening.js';
+import { applyWhitening, applyWhiteningBatch, type Whitening } from './whitening.js';
 import type { PixelBox } from './imageInput.js';
 
 export interface PooledRegion {
@@ -68,4 +68,25 @@ export function aggregateMac(scales: ScaleDescription[]): Float32Array {
   const sum = new Float32Array(scales[0].mac.length);
   for (const s of scales) addInto(sum, s.mac);
   return l2normalize(sum);
+}
+
+/**
+ * aggregateRmac for many photos at once: every region of every photo is whitened in one batch.
+ * Gives the same vectors as calling aggregateRmac per photo (up to float rounding).
+ */
+export async function aggregateRmacMany(photos: ScaleDescription[][], whitening?: Whitening): Promise<Float32Array[]> {
+  if (!whitening) return photos.map((scales) => aggregateRmac(scales));
+  const counts = photos.map((scales) => scales.reduce((n, s) => n + s.regions.length, 0));
+  const total = counts.reduce((a, b) => a + b, 0);
+  const rows = new Float32Array(total * whitening.channels);
+  let r = 0;
+  for (const scales of photos) for (const s of scales) for (const region of s.regions) rows.set(region.vector, (r++) * whitening.channels);
+  const whitened = await applyWhiteningBatch(whitening, rows, total);
+  const d = whitening.dim;
+  let offset = 0;
+  return counts.map((count) => {
+    const sum = new Float32Array(d);
+    for (let i = 0; i < count; i++, offset++) addInto(sum, l2normalize(whitened.subarray(offset * d, (offset + 1) * d)));
+    return l2normalize(sum);
+  });
 }

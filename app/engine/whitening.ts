@@ -98,6 +98,32 @@ export function applyWhitening(w: Whitening, x: Float32Array): Float32Array {
   return out;
 }
 
+const batchSessions = new WeakMap<Whitening, Promise<ort.InferenceSession>>();
+
+/**
+ * Whitens `count` row vectors at once: P (x − μ) for each row, as one onnxruntime MatMul.
+ * Evaluation and re-indexing whiten hundreds of thousands of regions, which a JS loop makes
+ * the slowest step of the whole pipeline.
+ */
+export async function applyWhiteningBatch(w: Whitening, rows: Float32Array, count: number): Promise<Float32Array> {
+  if (rows.length !== count * w.channels) throw new RangeError(`applyWhiteningBatch: ${rows.length} values for ${count}×${w.channels}`);
+  if (count === 0) return new Float32Array(0);
+  let session = batchSessions.get(w);
+  if (!session) {
+    const b = new OnnxGraphBuilder();
+    const x = b.reserve('x');
+    const transposed = new Float32Array(w.channels * w.dim);
+    for (let k = 0; k < w.dim; k++) for (let c = 0; c < w.channels; c++) transposed[c * w.dim + k] = w.projection[k * w.channels + c];
+    const centred = b.op('Sub', [x, b.floatTensor('mean', [w.channels], w.mean)], 'centred');
+    b.expose(b.op('MatMul', [centred, b.floatTensor('projection_t', [w.channels, w.dim], transposed)], 'whitened'), 'y');
+    const bytes = b.encode({ graphName: 'whitening', inputs: [{ name: 'x', shape: ['n', w.channels] }], outputs: [{ name: 'y', shape: ['n', w.dim] }] });
+    session = ort.InferenceSession.create(bytes, { intraOpNumThreads: 0 });
+    batchSessions.set(w, session);
+  }
+  const out = await (await session).run({ x: new ort.Tensor('float32', rows, [count, w.channels]) });
+  return out.y.data as Float32Array;
+}
+
 async function transposeProduct(x: Float32Array, rows: number, cols: number): Promise<Float32Array> {
   const b = new OnnxGraphBuilder();
   const input = b.reserve('x');

@@ -3,7 +3,7 @@
 // query's own landmark (or group) out of the whitening it is ranked with.
 import path from 'node:path';
 import { loadParis6kMini, groupsProtocol, DISTRACTORS_FOLDER, type EvalProtocol } from './protocols.js';
-import { evaluateRetrieval, type EvalProgress, type EvalSettings, type Method, type RawDescriber, type EvalDatabaseImage, type EvalQuerySpec, type DescriptionCache } from './retrievalEvaluation.js';
+import { evaluateRetrieval, type EvalProgress, type EvalSettings, type Method, type RawDescriber, type EvalDatabaseImage, type EvalQuerySpec, type ExternalWhiteningSet, newEvalCache, runLimited } from './retrievalEvaluation.js';
 
 export interface DatasetEvalReport {
   /** mAP in percent per method, per protocol (`A`, `B` or `groups`). */
@@ -41,13 +41,31 @@ function toSpecs(protocol: EvalProtocol, fold: (id: string, image: string) => st
   return { database, queries };
 }
 
-export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void): Promise<DatasetEvalReport> {
+/**
+ * Describes every readable photo under `dir` at the scales an evaluation uses, to fit whitening
+ * on a set that is never searched (Tolias et al. whiten on Paris for Oxford). Unreadable files
+ * are skipped: a whitening set is a bag of regions, not a benchmark.
+ */
+export async function describeWhiteningSet(dirs: string, engine: RawDescriber, settings: EvalSettings): Promise<ExternalWhiteningSet> {
+  const scales = [...new Set([settings.longSide, ...settings.multiResolution])];
+  const images: ExternalWhiteningSet['images'] = [];
+  const database = (await Promise.all(dirs.split(',').map(async (dir) => (await groupsProtocol(dir)).database))).flat();
+  await runLimited(database, 4, async (img) => {
+    const raw = await engine.describe(img.image, { scales }).catch(() => undefined);
+    if (raw) images.push(raw.scales);
+  });
+  if (images.length < 2) throw new Error(`${dirs}: fewer than two readable photos to fit whitening on`);
+  return { images, label: `${images.length} photos under ${dirs.split(',').join(' and ')}` };
+}
+
+export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void, whitenOn?: string): Promise<DatasetEvalReport> {
   const report = emptyReport(settings);
-  const shared: DescriptionCache = new Map();
+  const shared = newEvalCache();
+  const external = whitenOn ? await describeWhiteningSet(whitenOn, engine, settings) : undefined;
   for (const name of ['A', 'B'] as const) {
     const protocol = await loadParis6kMini(dataDir, name);
     const { database, queries } = toSpecs(protocol, (_id, image) => parisFold(image));
-    const r = await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: name }), shared);
+    const r = await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: name }), shared, external);
     addResult(report, name, protocol.name, r);
   }
   return report;
@@ -56,7 +74,7 @@ export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber,
 /** With many groups, whitening is fitted on 5 folds of groups rather than once per group. */
 const GROUP_FOLDS = 5;
 
-export async function evaluateGroupsFolder(dir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void): Promise<DatasetEvalReport> {
+export async function evaluateGroupsFolder(dir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void, whitenOn?: string): Promise<DatasetEvalReport> {
   const protocol = await groupsProtocol(dir);
   if (protocol.queries.length === 0) throw new Error(`${dir}: no group folder holds two or more photos, so there is nothing to query`);
   const groups = [...new Set(protocol.queries.map((q) => q.id.split('/')[0]))].sort();
@@ -66,7 +84,8 @@ export async function evaluateGroupsFolder(dir: string, engine: RawDescriber, se
     return foldOfGroup.get(group) ?? DISTRACTORS_FOLDER;
   });
   const report = emptyReport(settings);
-  addResult(report, 'groups', protocol.name, await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: 'groups' })));
+  const external = whitenOn ? await describeWhiteningSet(whitenOn, engine, settings) : undefined;
+  addResult(report, 'groups', protocol.name, await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: 'groups' }), newEvalCache(), external));
   return report;
 }
 

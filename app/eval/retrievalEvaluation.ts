@@ -3,7 +3,7 @@
 // Whitening is fitted per fold, never on the fold whose queries are being evaluated.
 import type { DescribeOptions, RawDescription } from '../engine/featureExtractor.js';
 import type { PixelBox } from '../engine/imageInput.js';
-import { aggregateMac, aggregateRmac, type ScaleDescription } from '../engine/rmacDescriptor.js';
+import { aggregateMac, aggregateRmac, aggregateRmacMany, type ScaleDescription } from '../engine/rmacDescriptor.js';
 import { fitWhitening, type Whitening } from '../engine/whitening.js';
 import { averagePrecision, meanAveragePrecision } from './averagePrecision.js';
 import { averageQueryExpansion, databaseSideAugmentation, rankByDotProduct } from './queryExpansion.js';
@@ -75,8 +75,24 @@ export interface EvalResult {
 
 type RawCache = Map<string, ScaleDescription>;
 
-/** Uncropped descriptions by image path, shared between protocols over the same photos. */
-export type DescriptionCache = Map<string, Map<string, ScaleDescription>>;
+/**
+ * Work shared between protocols over the same photos and folds: uncropped descriptions by image
+ * path, and the whitening fitted for each fold.
+ */
+export interface EvalCache {
+  descriptions: Map<string, Map<string, ScaleDescription>>;
+  whitenings: Map<string, Whitening>;
+}
+
+export function newEvalCache(): EvalCache {
+  return { descriptions: new Map(), whitenings: new Map() };
+}
+
+/** Region descriptions of a separate image set to fit whitening on, instead of the folds. */
+export interface ExternalWhiteningSet {
+  images: ScaleDescription[][];
+  label: string;
+}
 
 export async function evaluateRetrieval(
   engine: RawDescriber,
@@ -84,7 +100,8 @@ export async function evaluateRetrieval(
   queries: EvalQuerySpec[],
   settings: EvalSettings = DEFAULT_EVAL_SETTINGS,
   onProgress: (p: EvalProgress) => void = () => {},
-  shared: DescriptionCache = new Map(),
+  shared: EvalCache = newEvalCache(),
+  external?: ExternalWhiteningSet,
 ): Promise<EvalResult> {
   const scales = [...new Set([settings.longSide, ...settings.multiResolution])].sort((a, b) => a - b);
   const perImage = new Map<string, RawCache>();
@@ -96,7 +113,7 @@ export async function evaluateRetrieval(
   let done = 0;
 
   const describeAll = async (path: string, box?: PixelBox): Promise<RawCache> => {
-    const known = box ? undefined : shared.get(path);
+    const known = box ? undefined : shared.descriptions.get(path);
     if (known && scales.every((s) => known.has(String(s)))) {
       onProgress({ phase: 'describe', done: ++done, total });
       return known;
@@ -115,7 +132,7 @@ export async function evaluateRetrieval(
       const rest = await engine.describe(path, { scales: others, box, boxMode: settings.boxMode });
       rest.scales.forEach((s, i) => cache.set(String(others[i]), s));
     }
-    if (!box) shared.set(path, cache);
+    if (!box) shared.descriptions.set(path, cache);
     onProgress({ phase: 'describe', done: ++done, total });
     return cache;
   };
@@ -125,46 +142,53 @@ export async function evaluateRetrieval(
   const rawOfQuery = (q: EvalQuerySpec): RawCache => queryRaw.get(q.id) ?? perImage.get(q.imageId!)!;
 
   const folds = [...new Set(queries.map((q) => q.fold))].sort();
-  const whitenings = new Map<string, { single: Whitening; multi: Whitening }>();
-  let w = 0;
-  for (const fold of folds) {
-    onProgress({ phase: 'whiten', done: w++, total: folds.length });
-    const train = database.filter((img) => img.fold !== fold);
-    whitenings.set(fold, {
-      single: await fitOnRegions(train.map((img) => [perImage.get(img.id)!.get(String(settings.longSide))!]), settings, `${train.length} images outside fold ${fold}`),
-      multi: await fitOnRegions(train.map((img) => settings.multiResolution.map((s) => perImage.get(img.id)!.get(String(s))!)), settings, `${train.length} images outside fold ${fold}, ${settings.multiResolution.join('/')} px`),
-    });
-  }
+  // One whitening per fold, fitted on the regions of every scale in use, so the single-scale and
+  // multi-resolution variants share it. An external training set replaces the folds entirely.
+  const whiteningFor = async (fold: string): Promise<Whitening> => {
+    const key = external ? 'external' : fold;
+    let w = shared.whitenings.get(key);
+    if (!w) {
+      w = external
+        ? await fitOnRegions(external.images, settings, external.label)
+        : await fitOnRegions(database.filter((img) => img.fold !== fold).map((img) => scales.map((sc) => perImage.get(img.id)!.get(String(sc))!)), settings, `images outside fold ${fold}`);
+      shared.whitenings.set(key, w);
+    }
+    return w;
+  };
 
   const ids = database.map((d) => d.id);
   const perQuery = Object.fromEntries(METHODS.map((m) => [m, {} as Record<string, number>])) as Record<Method, Record<string, number>>;
   const ap = (q: EvalQuerySpec, ranking: Int32Array) => averagePrecision(Array.from(ranking, (i) => ids[i]), q.positives, q.junk);
+  const singleOf = (raw: RawCache) => [raw.get(String(settings.longSide))!];
+  const multiOf = (raw: RawCache) => settings.multiResolution.map((sc) => raw.get(String(sc))!);
+  const dbRaw = database.map((img) => perImage.get(img.id)!);
 
-  const macDb = stack(database.map((img) => aggregateMac([perImage.get(img.id)!.get(String(settings.longSide))!])));
-  const rmacDb = stack(database.map((img) => aggregateRmac([perImage.get(img.id)!.get(String(settings.longSide))!])));
+  const macDb = stack(dbRaw.map((raw) => aggregateMac(singleOf(raw))));
+  const rmacDb = stack(dbRaw.map((raw) => aggregateRmac(singleOf(raw))));
   let r = 0;
+  let w = 0;
   for (const fold of folds) {
-    const wf = whitenings.get(fold)!;
-    const pcawDb = stack(database.map((img) => aggregateRmac([perImage.get(img.id)!.get(String(settings.longSide))!], wf.single)));
-    const multiDb = stack(database.map((img) => aggregateRmac(settings.multiResolution.map((s) => perImage.get(img.id)!.get(String(s))!), wf.multi)));
+    onProgress({ phase: 'whiten', done: w++, total: folds.length });
+    const whitening = await whiteningFor(fold);
+    const pcawDb = stack(await aggregateRmacMany(dbRaw.map(singleOf), whitening));
+    const multiDb = stack(await aggregateRmacMany(dbRaw.map(multiOf), whitening));
     const dbaDb = databaseSideAugmentation(pcawDb.data, pcawDb.n, pcawDb.d, settings.dbaK);
-    for (const q of queries.filter((x) => x.fold === fold)) {
+    const foldQueries = queries.filter((x) => x.fold === fold);
+    const pcawQ = await aggregateRmacMany(foldQueries.map((q) => singleOf(rawOfQuery(q))), whitening);
+    const multiQ = await aggregateRmacMany(foldQueries.map((q) => multiOf(rawOfQuery(q))), whitening);
+    foldQueries.forEach((q, i) => {
       onProgress({ phase: 'rank', done: r++, total: queries.length });
-      const raw = rawOfQuery(q);
-      const single = raw.get(String(settings.longSide))!;
-      const mac = aggregateMac([single]);
-      perQuery.mac[q.id] = ap(q, rankByDotProduct(mac, macDb.data, macDb.n, macDb.d));
-      const rmac = aggregateRmac([single]);
-      perQuery.rmac[q.id] = ap(q, rankByDotProduct(rmac, rmacDb.data, rmacDb.n, rmacDb.d));
-      const pcaw = aggregateRmac([single], wf.single);
+      const single = singleOf(rawOfQuery(q));
+      perQuery.mac[q.id] = ap(q, rankByDotProduct(aggregateMac(single), macDb.data, macDb.n, macDb.d));
+      perQuery.rmac[q.id] = ap(q, rankByDotProduct(aggregateRmac(single), rmacDb.data, rmacDb.n, rmacDb.d));
+      const pcaw = pcawQ[i];
       const ranking = rankByDotProduct(pcaw, pcawDb.data, pcawDb.n, pcawDb.d);
       perQuery.rmac_pcaw[q.id] = ap(q, ranking);
       const expanded = averageQueryExpansion(pcaw, pcawDb.data, pcawDb.d, ranking, settings.qeK);
       perQuery.rmac_pcaw_qe[q.id] = ap(q, rankByDotProduct(expanded, pcawDb.data, pcawDb.n, pcawDb.d));
       perQuery.rmac_pcaw_dba[q.id] = ap(q, rankByDotProduct(pcaw, dbaDb, pcawDb.n, pcawDb.d));
-      const multi = aggregateRmac(settings.multiResolution.map((s) => raw.get(String(s))!), wf.multi);
-      perQuery.rmac_pcaw_multires[q.id] = ap(q, rankByDotProduct(multi, multiDb.data, multiDb.n, multiDb.d));
-    }
+      perQuery.rmac_pcaw_multires[q.id] = ap(q, rankByDotProduct(multiQ[i], multiDb.data, multiDb.n, multiDb.d));
+    });
   }
 
   const mAP = Object.fromEntries(METHODS.map((m) => [m, round1(100 * meanAveragePrecision(Object.values(perQuery[m])).mAP)])) as Record<Method, number>;
@@ -175,9 +199,9 @@ export async function evaluateRetrieval(
     databaseSize: database.length,
     msPerImage: round1(networkMs / Math.max(1, timedImages)),
     decodeMsPerImage: round1(decodeMs / Math.max(1, timedImages)),
-    whitening: folds.length > 1
-      ? `PCA-whitening fitted leave-one-fold-out (${folds.length} folds: ${folds.join(', ')}), on the region vectors of the other folds' images only`
-      : `PCA-whitening fitted on images outside fold ${folds[0]}`,
+    whitening: external
+      ? `PCA-whitening fitted once on ${external.label}, none of which is searched`
+      : `PCA-whitening fitted leave-one-fold-out (${folds.length} folds: ${folds.join(', ')}), each on the region vectors of the other folds' images only, at ${scales.join('/')} px`,
   };
 }
 

@@ -173,6 +173,28 @@ describe('sightline describe', () => {
   });
 });
 
+describe('sightline whiten', () => {
+  it('fits a whitening on a folder, skips unreadable files, and describe then gives whitened vectors of that size', async () => {
+    const own = await fs.mkdtemp(path.join(tmp, 'whiten-'));
+    const folder = path.join(own, 'photos');
+    await fs.mkdir(folder);
+    for (const f of ['scenes/skimage/coffee.png', 'scenes/darknet/dog.jpg', 'scenes/darknet/eagle.jpg', 'scenes/opencv/building.jpg']) {
+      await fs.symlink(path.join(DATA, f), path.join(folder, path.basename(f)));
+    }
+    await fs.writeFile(path.join(folder, 'broken.jpg'), 'not a photo');
+    const summary = JSON.parse((await ok(['whiten', folder, '--dim', '16', '--json'], { dataDir: own })).stdout) as { dim: number; photos: number; regions: number; skipped: Array<{ file: string; reason: string }> };
+    expect(summary).toMatchObject({ dim: 16, photos: 4 });
+    expect(summary.regions).toBeGreaterThan(16);
+    expect(summary.skipped).toHaveLength(1);
+    expect(summary.skipped[0].reason).toMatch(/not an image/);
+    const out = JSON.parse((await ok(['describe', PHOTO, '--json'], { dataDir: own })).stdout) as { dim: number; whitened: boolean; global: number[] };
+    expect(out).toMatchObject({ dim: 16, whitened: true });
+    expect(norm(out.global)).toBeCloseTo(1, 5);
+    // Another profile is not affected.
+    expect(JSON.parse((await ok(['describe', PHOTO, '--json'])).stdout).whitened).toBe(false);
+  });
+});
+
 describe('sightline eval groups', () => {
   it('reports mAP of every method on a folder of symlinked groups and distractors', async () => {
     const groups = path.join(tmp, 'groups');

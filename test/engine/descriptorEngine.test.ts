@@ -65,6 +65,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-descriptor-'));
+  // Fitted whitenings go to the user's data dir: keep this test's out of the real profile.
+  process.env.SIGHTLINE_DATA_DIR = path.join(tmp, 'data');
   model = await buildDefaultModel(undefined, new ModelRegistry({ builtin: path.join(tmp, 'builtin'), user: path.join(tmp, 'user') }), 'user');
   engine = await DescriptorEngine.open(model, { workers: 2, threadsPerWorker: 1, scales: SCALES });
 });
@@ -141,7 +143,7 @@ describe('DescriptorEngine with the whitening saved beside the model', () => {
     await whitened?.close();
   });
 
-  it('loads <model dir>/whitening on open and gives unit-norm vectors of the whitening dimension', async () => {
+  it('loads the whitening fitted for the model on open and gives unit-norm vectors of the whitening dimension', async () => {
     // Raw region vectors from the engine's own workers: exactly what whitening is fitted on in the product.
     const raws = await Promise.all(WHITENING_SET.map((p) => engine.pool.describe(p, { scales: SCALES })));
     const vectors = raws.flatMap((r) => r.scales.flatMap((s) => s.regions.map((g) => g.vector)));
@@ -151,7 +153,7 @@ describe('DescriptorEngine with the whitening saved beside the model', () => {
     expect(vectors.length).toBeGreaterThan(WHITEN_DIM);
     const fitted = await fitWhitening(data, vectors.length, channels, { dim: WHITEN_DIM, fittedOn: 'descriptorEngine.test whitening set' });
     await saveWhitening(fitted, whiteningPathFor(model));
-    expect(whiteningPathFor(model)).toBe(path.join(model.dir, 'whitening'));
+    expect(whiteningPathFor(model)).toBe(path.join(tmp, 'data', 'whitening', model.meta.id, 'whitening'));
 
     whitened = await DescriptorEngine.open(model, { workers: 1, threadsPerWorker: 1, scales: SCALES });
     expect(whitened.whitening).toMatchObject({ dim: WHITEN_DIM, channels, fittedOn: 'descriptorEngine.test whitening set' });
