@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { EnginePool, type EnginePoolOptions } from './enginePool.js';
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
-import type { PixelBox } from './imageInput.js';
+import type { ImageSource, PixelBox } from './imageInput.js';
 import { appDataDir } from '../paths.js';
 import type { RegisteredModel } from './modelRegistry.js';
 import { aggregateRmac, regionEmbedding } from './rmacDescriptor.js';
@@ -67,7 +67,7 @@ export class DescriptorEngine {
     return this.whitening ? this.whitening.dim : this.model.meta.channels;
   }
 
-  async describe(source: string | Uint8Array, options: { box?: PixelBox; scales?: number[]; boxMode?: DescribeOptions['boxMode'] } = {}): Promise<PhotoDescriptor> {
+  async describe(source: ImageSource, options: { box?: PixelBox; scales?: number[]; boxMode?: DescribeOptions['boxMode'] } = {}): Promise<PhotoDescriptor> {
     const raw = await this.pool.describe(source, { scales: options.scales ?? this.defaultScales, box: options.box, boxMode: options.boxMode });
     return this.fromRaw(raw);
   }

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { executionProvidersFor } from './executionProviders.js';
 import { ImageInputError, type ImageErrorCode } from './imageErrors.js';
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
+import type { ImageSource } from './imageInput.js';
 import type { RegisteredModel } from './modelRegistry.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol.js';
 
@@ -25,7 +26,7 @@ export class EngineWorkerCrashError extends Error {
 
 interface Job {
   id: number;
-  source: string | Uint8Array;
+  source: ImageSource;
   options: DescribeOptions;
   attempts: number;
   resolve: (r: RawDescription) => void;
@@ -74,7 +75,7 @@ export class EnginePool {
     return this.slots.length;
   }
 
-  describe(source: string | Uint8Array, options: DescribeOptions = {}): Promise<RawDescription> {
+  describe(source: ImageSource, options: DescribeOptions = {}): Promise<RawDescription> {
     if (this.closed) return Promise.reject(this.failure ?? new Error('the engine pool is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, source, options, attempts: 0, resolve, reject });

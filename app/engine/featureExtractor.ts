@@ -3,7 +3,7 @@
 import * as ort from 'onnxruntime-node';
 import type { InputNormalisation } from '../convert/convertedModel.js';
 import { ImageInputError } from './imageErrors.js';
-import { loadNetworkInput, type PixelBox } from './imageInput.js';
+import { loadNetworkInput, type ImageSource, type PixelBox } from './imageInput.js';
 import { poolScale, type ScaleDescription } from './rmacDescriptor.js';
 import type { RmacGridOptions } from './rmacRegions.js';
 
@@ -42,7 +42,7 @@ export async function createSession(onnxPath: string | Uint8Array, threads = 1, 
   return typeof onnxPath === 'string' ? ort.InferenceSession.create(onnxPath, options) : ort.InferenceSession.create(onnxPath, options);
 }
 
-export async function describeRaw(model: ExtractorModel, source: string | Buffer, options: DescribeOptions = {}): Promise<RawDescription> {
+export async function describeRaw(model: ExtractorModel, source: ImageSource, options: DescribeOptions = {}): Promise<RawDescription> {
   const scales = options.scales ?? [512];
   const timings = { decodeMs: 0, networkMs: 0, poolMs: 0 };
   const out: ScaleDescription[] = [];

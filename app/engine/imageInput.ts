@@ -47,7 +47,24 @@ export interface NetworkInput {
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
-export async function loadNetworkInput(source: string | Buffer, options: ImageInputOptions): Promise<NetworkInput> {
+/**
+ * Pixels the caller already decoded (and oriented): the library decodes each photo once for
+ * its thumbnail and its descriptor, and hands the engine these instead of the file.
+ */
+export interface RawPixels {
+  raw: Uint8Array;
+  width: number;
+  height: number;
+  channels: 1 | 3 | 4;
+}
+
+export type ImageSource = string | Uint8Array | RawPixels;
+
+export function isRawPixels(source: ImageSource): source is RawPixels {
+  return typeof source === 'object' && !(source instanceof Uint8Array) && 'raw' in source;
+}
+
+export async function loadNetworkInput(source: ImageSource, options: ImageInputOptions): Promise<NetworkInput> {
   const label = typeof source === 'string' ? source : undefined;
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const minSide = options.minSide ?? 32;
@@ -61,20 +78,33 @@ export async function loadNetworkInput(source: string | Buffer, options: ImageIn
     if (stat.isDirectory()) throw new ImageInputError('unreadable', 'is a folder, not an image file', label);
     const size = stat.size;
     if (size === 0) throw new ImageInputError('empty', 'file is empty (0 bytes)', label);
+  } else if (isRawPixels(source)) {
+    if (source.raw.length !== source.width * source.height * source.channels) {
+      throw new RangeError(`raw pixels: ${source.raw.length} bytes for ${source.width}×${source.height}×${source.channels}`);
+    }
   } else if (source.length === 0) {
     throw new ImageInputError('empty', 'image data is empty (0 bytes)');
   }
 
-  const open = () => sharp(source, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels, sequentialRead: true });
-  let meta: Metadata;
-  try {
-    // Only the header is read here: dimensions are checked before any pixel is decoded.
-    meta = await sharp(source, { limitInputPixels: false }).metadata();
-  } catch (e) {
-    throw classifySharpError(e, label);
+  const open = () => (isRawPixels(source)
+    ? sharp(source.raw, { raw: { width: source.width, height: source.height, channels: source.channels } })
+    : sharp(source, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels, sequentialRead: true }));
+  let rawW: number | undefined;
+  let rawH: number | undefined;
+  if (isRawPixels(source)) {
+    rawW = source.width;
+    rawH = source.height;
+  } else {
+    let meta: Metadata;
+    try {
+      // Only the header is read here: dimensions are checked before any pixel is decoded.
+      meta = await sharp(source, { limitInputPixels: false }).metadata();
+    } catch (e) {
+      throw classifySharpError(e, label);
+    }
+    rawW = meta.autoOrient?.width ?? meta.width;
+    rawH = meta.autoOrient?.height ?? meta.height;
   }
-  const rawW = meta.autoOrient?.width ?? meta.width;
-  const rawH = meta.autoOrient?.height ?? meta.height;
   if (!rawW || !rawH) throw new ImageInputError('not-an-image', 'no image dimensions in the file header', label);
   if (rawW * rawH > maxPixels) {
     throw new ImageInputError('too-large', `${rawW}×${rawH} is ${megapixels(rawW * rawH)} MP, above the ${megapixels(maxPixels)} MP limit`, label);

@@ -2,6 +2,7 @@
 // inference never runs on the thread that serves the UI or the CLI's progress.
 import { parentPort, workerData } from 'node:worker_threads';
 import { isImageInputError } from './imageErrors.js';
+import { isRawPixels } from './imageInput.js';
 import { createSession, describeRaw, type DescribeOptions, type ExtractorModel } from './featureExtractor.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol.js';
 
@@ -24,7 +25,7 @@ modelReady.then(
 port.on('message', async (req: WorkerRequest) => {
   try {
     const model = await modelReady;
-    const source = typeof req.source === 'string' ? req.source : Buffer.from(req.source);
+    const source = typeof req.source === 'string' || isRawPixels(req.source) ? req.source : Buffer.from(req.source);
     const result = await describeRaw(model, source, req.options as DescribeOptions);
     port.postMessage({ type: 'result', id: req.id, result } satisfies WorkerReply);
   } catch (e) {

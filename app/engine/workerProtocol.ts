@@ -1,4 +1,5 @@
 // Messages between the engine pool and its inference workers.
+import type { ImageSource } from './imageInput.js';
 import type { InputNormalisation } from '../convert/convertedModel.js';
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
 
@@ -14,7 +15,7 @@ export interface WorkerInit {
 
 export interface WorkerRequest {
   id: number;
-  source: string | Uint8Array;
+  source: ImageSource;
   options: DescribeOptions;
 }
 
