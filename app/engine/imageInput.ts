@@ -203,7 +203,7 @@ function clipBox(box: PixelBox, w: number, h: number): PixelBox | undefined {
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-function classifySharpError(e: unknown, label: string | undefined): ImageInputError {
+export function classifySharpError(e: unknown, label: string | undefined): ImageInputError {
   const msg = (e as Error)?.message ?? String(e);
   if (/pixel limit/i.test(msg)) return new ImageInputError('too-large', msg, label);
   if (/unsupported image format|bad seek|Input buffer contains unsupported|not a known file format/i.test(msg)) {
