@@ -13,6 +13,7 @@ import { evaluateParis6kMini, type DatasetEvalReport } from '../app/eval/dataset
 import { loadParis6kMini, type EvalProtocol } from '../app/eval/protocols.js';
 import { DEFAULT_EVAL_SETTINGS, METHODS, runLimited } from '../app/eval/retrievalEvaluation.js';
 import * as haar from './baselines/haarWavelet.js';
+import { libraryBench } from './libraryBench.js';
 import * as phash from './baselines/perceptualHash.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -178,6 +179,7 @@ async function main() {
   lines.push('| model | long side | feature map | network + pooling (ms) | decode (ms) | throughput, all cores (ms / photo) |', '|---|---:|---|---:|---:|---:|');
   for (const c of cost) lines.push(`| ${c.model} | ${c.longSide} | ${c.featureMap} | ${f1(c.latencyMs)} | ${f1(c.decodeMs)} | ${f1(c.throughputMsPerImage)} |`);
   lines.push('');
+  if (!process.argv.includes('--engine-only')) lines.push((await libraryBench(shared)).markdown, '');
   const candidates = await fs.readFile(path.join(root, 'bench', 'candidates.md'), 'utf8').catch(() => '');
   if (candidates) lines.push(candidates.trim(), '');
   await fs.writeFile(path.join(root, 'bench', 'results.md'), lines.join('\n'));

@@ -19,6 +19,7 @@ import { evaluateGroupsFolder, evaluateParis6kMini, type DatasetEvalReport } fro
 import { DEFAULT_EVAL_SETTINGS } from '../eval/retrievalEvaluation.js';
 import { userModelsDir } from '../paths.js';
 import { readSettings, updateSettings } from '../settings.js';
+import { registerLibraryCommands } from './libraryCommands.js';
 import { createProgressReporter } from './progressReporter.js';
 
 const program = new Command();
@@ -231,6 +232,8 @@ gpu.command('install-cuda')
     if (code !== 0) throw new Error(`the onnxruntime CUDA installer failed (exit code ${code}); inference keeps using the CPU`);
     console.log(cudaAddonInstalled() ? 'CUDA add-on installed: inference now uses the GPU when CUDA 12 and cuDNN 9 are present.' : 'The installer finished but no CUDA provider library was found.');
   });
+
+registerLibraryCommands(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`sightline: ${e.message}`);

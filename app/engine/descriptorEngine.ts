@@ -1,5 +1,6 @@
 // The engine as the rest of the product sees it: a photo (or a region of it) in, the global
 // R-MAC descriptor and its per-region vectors out, computed in worker threads.
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { EnginePool, type EnginePoolOptions } from './enginePool.js';
@@ -61,6 +62,18 @@ export class DescriptorEngine {
     else if (options.whitening) whitening = options.whitening;
     else whitening = await findWhitening(model);
     return new DescriptorEngine(model, new EnginePool(model, options), whitening, options.scales ?? [512]);
+  }
+
+  /**
+   * What a stored descriptor was made with: the model id, plus a fingerprint of the whitening
+   * when one is in use. Descriptors tagged otherwise are stale and get re-embedded.
+   */
+  get descriptorVersion(): string {
+    if (!this.whitening) return this.model.meta.id;
+    const h = crypto.createHash('sha256');
+    h.update(new Uint8Array(this.whitening.mean.buffer, this.whitening.mean.byteOffset, this.whitening.mean.byteLength));
+    h.update(new Uint8Array(this.whitening.projection.buffer, this.whitening.projection.byteOffset, this.whitening.projection.byteLength));
+    return `${this.model.meta.id}+w${h.digest('hex').slice(0, 8)}`;
   }
 
   get dimension(): number {

@@ -1,0 +1,141 @@
+// `sightline index | status | search | dups | places`: the library from a terminal. Progress
+// goes to stderr; --json keeps stdout machine-readable.
+import { InvalidArgumentError, type Command } from 'commander';
+import { AUTO_WHITEN_MIN_PHOTOS, Library, type SearchHit } from '../library/library.js';
+import type { IndexProgress } from '../library/indexer.js';
+import { createProgressReporter } from './progressReporter.js';
+
+interface CommonOptions {
+  db?: string;
+  model?: string;
+  json?: boolean;
+}
+
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
+  return n;
+};
+
+const regionOption = (v: string) => {
+  const parts = v.split(',').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isFinite(p)) || parts[2] <= 0 || parts[3] <= 0) {
+    throw new InvalidArgumentError('--region takes x,y,width,height in image pixels');
+  }
+  return { x: parts[0], y: parts[1], width: parts[2], height: parts[3] };
+};
+
+async function withLibrary<T>(opts: CommonOptions & { autoWhiten?: boolean }, fn: (library: Library) => Promise<T>): Promise<T> {
+  const library = await Library.open({ dbPath: opts.db, model: opts.model, autoWhiten: opts.autoWhiten });
+  try {
+    return await fn(library);
+  } finally {
+    await library.close();
+  }
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--db <file>', 'library database (default: library.db in the app data folder)')
+    .option('--model <id|path>', 'model id, name or path')
+    .option('--json', 'machine-readable output');
+}
+
+function printHits(hits: SearchHit[]): void {
+  if (hits.length === 0) console.log('No indexed photos to search. Index a folder first: sightline index <folder>');
+  hits.forEach((h, i) => console.log(`${String(i + 1).padStart(3)}. ${h.score.toFixed(3)}  ${h.path}`));
+}
+
+export function registerLibraryCommands(program: Command): void {
+  common(program.command('index <folders...>').description('add folders to the library and index every photo in them'))
+    .option('--auto-whiten', `fit whitening on the library's own photos once it holds ${AUTO_WHITEN_MIN_PHOTOS} (better place search, weaker near-duplicate tier)`)
+    .action(async (folders: string[], opts: CommonOptions & { autoWhiten?: boolean }) => {
+      await withLibrary({ ...opts, autoWhiten: opts.autoWhiten }, async (library) => {
+        const progress = createProgressReporter(!opts.json || process.stderr.isTTY);
+        const stop = () => library.cancelIndexing();
+        process.once('SIGINT', stop);
+        try {
+          const summary = await library.index(folders, (p: IndexProgress) => {
+            if (p.phase !== 'done') progress.update(p.phase, p.done, Math.max(p.total, p.done));
+          });
+          progress.stop();
+          const status = library.status();
+          if (opts.json) {
+            console.log(JSON.stringify({ ...summary, photos: status.photos, failures: status.failures, database: status.database }));
+            return;
+          }
+          console.log(`${summary.cancelled ? 'Stopped' : 'Indexed'} in ${summary.seconds.toFixed(1)} s: ${summary.added} new, ${summary.reindexed} changed, ${summary.moved} already known (moved or copied), ${summary.unchanged} unchanged, ${summary.gone} gone, ${summary.failed + summary.skipped} skipped or failed.`);
+          if (summary.failed + summary.skipped > 0) console.log('See them with: sightline status --failures');
+        } finally {
+          process.off('SIGINT', stop);
+          progress.stop();
+        }
+      });
+    });
+
+  common(program.command('status').description('folders, photo counts, and files that could not be indexed'))
+    .option('--failures', 'list every file that failed and why')
+    .action(async (opts: CommonOptions & { failures?: boolean }) => {
+      await withLibrary(opts, async (library) => {
+        const status = library.status();
+        const failures = opts.failures ? library.failures.list() : [];
+        if (opts.json) {
+          console.log(JSON.stringify({ ...status, failureList: opts.failures ? failures : undefined }));
+          return;
+        }
+        console.log(`Library ${status.database}\nModel ${status.model}${status.whitened ? ' (whitened)' : ''}`);
+        for (const f of status.folders) console.log(`  ${f.status === 'ok' ? ' ' : '!'} ${f.path}${f.status !== 'ok' ? `  (${f.status}${f.error ? `: ${f.error}` : ''})` : ''}`);
+        console.log(`Photos: ${Object.entries(status.photos).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}; ${status.descriptors} with descriptors; ${status.failures} files could not be indexed.`);
+        for (const f of failures) console.log(`  ${f.displayPath}: ${f.code}: ${f.message}`);
+      });
+    });
+
+  common(program.command('search <image>').description('photos of the same place or object as an image file (or an indexed photo: #id)'))
+    .option('--region <x,y,w,h>', 'search with this box of the image only (image pixels)', regionOption)
+    .option('--top <n>', 'how many results', positiveInt('--top'), 20)
+    .option('--qe <n>', 'average query expansion over the top n', positiveInt('--qe'))
+    .action(async (image: string, opts: CommonOptions & { region?: { x: number; y: number; width: number; height: number }; top: number; qe?: number }) => {
+      await withLibrary(opts, async (library) => {
+        const options = { top: opts.top, box: opts.region, qe: opts.qe };
+        const m = /^#(\d+)$/.exec(image);
+        const hits = m ? await library.searchByPhoto(Number(m[1]), options) : await library.searchByFile(image, options);
+        if (opts.json) console.log(JSON.stringify(hits));
+        else printHits(hits);
+      });
+    });
+
+  common(program.command('dups').description('groups of duplicate and near-identical photos, with a suggested keeper'))
+    .option('--tier <tier>', 'exact | near | similar')
+    .action(async (opts: CommonOptions & { tier?: string }) => {
+      if (opts.tier && !['exact', 'near', 'similar'].includes(opts.tier)) throw new InvalidArgumentError('--tier must be exact, near or similar');
+      await withLibrary(opts, async (library) => {
+        const result = library.duplicateGroups(opts.tier as 'exact' | 'near' | 'similar' | undefined);
+        if (opts.json) {
+          console.log(JSON.stringify(result));
+          return;
+        }
+        console.log(`${result.groups.length} groups. Suggested keeper: ${result.rule}.`);
+        for (const g of result.groups) {
+          console.log(`\n[${g.tier}] ${g.members.length} photos — keep ${pathOf(library, g.keeper)} (${g.keeperReason})`);
+          for (const id of g.members) if (id !== g.keeper) console.log(`   ${pathOf(library, id)}`);
+        }
+      });
+    });
+
+  common(program.command('places').description('clusters of photos of the same place, each with a representative photo'))
+    .action(async (opts: CommonOptions) => {
+      await withLibrary(opts, async (library) => {
+        const places = library.places();
+        if (opts.json) {
+          console.log(JSON.stringify(places.map((p) => ({ ...p, representativePath: pathOf(library, p.representative) }))));
+          return;
+        }
+        console.log(`${places.length} places.`);
+        places.forEach((p, i) => console.log(`${String(i + 1).padStart(3)}. ${p.members.length} photos, e.g. ${pathOf(library, p.representative)}`));
+      });
+    });
+}
+
+function pathOf(library: Library, photoId: number): string {
+  return library.photos.filesOf(photoId).find((f) => f.present)?.displayPath ?? `#${photoId}`;
+}

@@ -1,0 +1,253 @@
+// The library as the CLI (and later the app/api layer) uses it: one SQLite database, one
+// descriptor engine, the indexer, and search over every descriptor held in memory.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
+import { fitWhitening, saveWhitening } from '../engine/whitening.js';
+import { runLimited } from '../eval/retrievalEvaluation.js';
+import type { PixelBox } from '../engine/imageInput.js';
+import { resolveModel } from '../engine/modelResolver.js';
+import { appDataDir } from '../paths.js';
+import { DescriptorMatrix } from '../search/descriptorMatrix.js';
+import { duplicateGroupKey, duplicateThresholds, findDuplicateGroups, KEEPER_RULE, type DuplicateGroup, type DuplicateTier } from '../search/duplicateGroups.js';
+import { findPlaceClusters, type PlaceCluster } from '../search/placeClusters.js';
+import { rankWithExpansion } from '../search/searchRanking.js';
+import { openLibraryDatabase, type LibraryDatabase } from './database/libraryDatabase.js';
+import { DecisionRepository } from './database/decisionRepository.js';
+import { DescriptorRepository } from './database/descriptorRepository.js';
+import { FailureRepository } from './database/failureRepository.js';
+import { FolderRepository } from './database/folderRepository.js';
+import { PhotoRepository } from './database/photoRepository.js';
+import { Indexer, type IndexProgress, type IndexSummary } from './indexer.js';
+import { ThumbnailCache } from './thumbnailCache.js';
+
+export interface LibraryOptions {
+  /** SQLite file (default: `<app data>/library.db`). */
+  dbPath?: string;
+  /** Model id, name or path (default: the model in use). */
+  model?: string;
+  longSide?: number;
+  workers?: number;
+  /**
+   * Fit PCA-whitening on the library's own photos once it holds AUTO_WHITEN_MIN_PHOTOS, then
+   * re-embed (default false). Whitened scores separate places far better, but a whitening fitted
+   * on a library full of copies learns to ignore what copies share: on near-dup it pushed
+   * resized/grey/flipped variants from ≥ 0.98 down to 0.24–0.41 against their originals.
+   */
+  autoWhiten?: boolean;
+}
+
+export const AUTO_WHITEN_MIN_PHOTOS = 200;
+const AUTO_WHITEN_SAMPLE = 400;
+
+export interface SearchHit {
+  photoId: number;
+  score: number;
+  path: string;
+  thumbnail: string | null;
+}
+
+export interface SearchOptions {
+  top?: number;
+  box?: PixelBox;
+  /** Average query expansion over the top n (0 = off). */
+  qe?: number;
+}
+
+export function defaultLibraryPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(appDataDir(env), 'library.db');
+}
+
+export class Library {
+  readonly photos: PhotoRepository;
+  readonly folders: FolderRepository;
+  readonly descriptors: DescriptorRepository;
+  readonly failures: FailureRepository;
+  readonly decisions: DecisionRepository;
+  private matrix: DescriptorMatrix | undefined;
+  private indexer: Indexer | undefined;
+
+  private constructor(
+    readonly db: LibraryDatabase,
+    readonly dbPath: string,
+    private engineInUse: DescriptorEngine,
+    readonly thumbnails: ThumbnailCache,
+    private readonly options: LibraryOptions,
+  ) {
+    this.photos = new PhotoRepository(db);
+    this.folders = new FolderRepository(db);
+    this.descriptors = new DescriptorRepository(db);
+    this.failures = new FailureRepository(db);
+    this.decisions = new DecisionRepository(db);
+  }
+
+  static async open(options: LibraryOptions = {}): Promise<Library> {
+    const dbPath = path.resolve(options.dbPath ?? defaultLibraryPath());
+    await fs.mkdir(path.dirname(dbPath), { recursive: true });
+    const db = openLibraryDatabase(dbPath);
+    try {
+      const model = await resolveModel(options.model);
+      const longSide = options.longSide ?? 512;
+      const engine = await DescriptorEngine.open(model, { workers: options.workers, scales: [longSide] });
+      const thumbnails = new ThumbnailCache(path.join(path.dirname(dbPath), 'thumbnails'));
+      return new Library(db, dbPath, engine, thumbnails, { ...options, longSide });
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  get engine(): DescriptorEngine {
+    return this.engineInUse;
+  }
+
+  get modelId(): string {
+    return this.engine.descriptorVersion;
+  }
+
+  async index(folders: string[], onProgress?: (p: IndexProgress) => void): Promise<IndexSummary> {
+    let summary = await this.runIndexer(folders, onProgress);
+    if (this.options.autoWhiten === true && !this.engine.whitening && !summary.cancelled && this.photos.countByStatus().indexed >= AUTO_WHITEN_MIN_PHOTOS) {
+      await this.whitenOnLibrary(onProgress);
+      const again = await this.runIndexer(folders, onProgress);
+      summary = { ...summary, seconds: summary.seconds + again.seconds, failed: again.failed, cancelled: again.cancelled };
+    }
+    return summary;
+  }
+
+  private async runIndexer(folders: string[], onProgress?: (p: IndexProgress) => void): Promise<IndexSummary> {
+    this.indexer = new Indexer(this.db, this.engine, this.thumbnails, {
+      longSide: this.options.longSide,
+      skipDirs: [path.dirname(this.dbPath)],
+      onProgress,
+    });
+    try {
+      return await this.indexer.index(folders);
+    } finally {
+      this.indexer = undefined;
+      this.matrix = undefined;
+    }
+  }
+
+  /**
+   * Fits whitening on region vectors of an even sample of the library's photos (DESIGN.md §1.1
+   * step 5: "in the product, on the user's own library"), saves it for the model, and switches
+   * the engine to it: every descriptor becomes stale and the next indexer pass re-embeds it.
+   */
+  async whitenOnLibrary(onProgress?: (p: IndexProgress) => void): Promise<void> {
+    const indexed = this.photos.list({ status: 'indexed', limit: Number.MAX_SAFE_INTEGER, orderBy: 'id' });
+    const step = Math.max(1, indexed.length / AUTO_WHITEN_SAMPLE);
+    const sample = Array.from({ length: Math.min(AUTO_WHITEN_SAMPLE, indexed.length) }, (_, i) => indexed[Math.floor(i * step)]);
+    const vectors: Float32Array[] = [];
+    let done = 0;
+    const started = Date.now();
+    await runLimited(sample, this.engine.pool.size * 2, async (photo) => {
+      const file = this.photos.filesOf(photo.id).find((f) => f.present);
+      if (file) {
+        const raw = await this.engine.pool.describe(await fs.readFile(file.path), { scales: [this.options.longSide ?? 512] }).catch(() => undefined);
+        for (const s of raw?.scales ?? []) for (const r of s.regions) vectors.push(r.vector);
+      }
+      done++;
+      const rate = done / Math.max(0.001, (Date.now() - started) / 1000);
+      onProgress?.({ phase: 'whiten', done, total: sample.length, rate, eta: (sample.length - done) / rate, current: file?.displayPath });
+    });
+    if (vectors.length < 2) return;
+    const channels = vectors[0].length;
+    const data = new Float32Array(vectors.length * channels);
+    vectors.forEach((v, i) => data.set(v, i * channels));
+    const whitening = await fitWhitening(data, vectors.length, channels, { fittedOn: `${sample.length} photos of the library ${this.dbPath}` });
+    await saveWhitening(whitening, whiteningPathFor(this.engine.model));
+    const previous = this.engine;
+    this.engineInUse = await DescriptorEngine.open(previous.model, { workers: this.options.workers, scales: [this.options.longSide ?? 512], whitening });
+    await previous.close();
+    this.descriptors.deleteForModel(previous.descriptorVersion);
+    this.matrix = undefined;
+  }
+
+  pauseIndexing(): void {
+    this.indexer?.pause();
+  }
+
+  resumeIndexing(): void {
+    this.indexer?.resume();
+  }
+
+  cancelIndexing(): void {
+    this.indexer?.cancel();
+  }
+
+  status() {
+    return {
+      database: this.dbPath,
+      model: this.modelId,
+      whitened: !!this.engine.whitening,
+      folders: this.folders.list(),
+      photos: this.photos.countByStatus(),
+      descriptors: this.descriptors.count(this.modelId),
+      failures: this.failures.count(),
+    };
+  }
+
+  /** Every descriptor of the current model in one contiguous matrix, loaded once. */
+  descriptorMatrix(): DescriptorMatrix {
+    if (!this.matrix) {
+      const all = this.descriptors.loadAll(this.modelId);
+      this.matrix = DescriptorMatrix.from(all.ids, all.matrix, all.dim || this.engine.dimension);
+    }
+    return this.matrix;
+  }
+
+  private hits(ranked: { id: number; score: number }[]): SearchHit[] {
+    return ranked.map(({ id, score }) => {
+      const photo = this.photos.get(id);
+      const file = this.photos.filesOf(id).find((f) => f.present);
+      return { photoId: id, score, path: file?.displayPath ?? '', thumbnail: photo?.thumbnail ?? null };
+    });
+  }
+
+  /** Photos like an indexed photo, or like a region of it. */
+  async searchByPhoto(photoId: number, options: SearchOptions = {}): Promise<SearchHit[]> {
+    let query: Float32Array | undefined;
+    if (!options.box) query = this.descriptors.get(photoId, this.modelId)?.vector;
+    if (!query) {
+      const file = this.photos.filesOf(photoId).find((f) => f.present);
+      if (!file) throw new Error(`photo ${photoId} has no file on disk to describe`);
+      query = (await this.engine.describe(await fs.readFile(file.path), { box: options.box })).global;
+    }
+    return this.rank(query, options, options.box ? undefined : photoId);
+  }
+
+  /** Photos like an outside image file (or a region of it). */
+  async searchByFile(file: string, options: SearchOptions = {}): Promise<SearchHit[]> {
+    const { global } = await this.engine.describe(file, { box: options.box });
+    return this.rank(global, options);
+  }
+
+  private rank(query: Float32Array, options: SearchOptions, exclude?: number): SearchHit[] {
+    const ranked = rankWithExpansion(this.descriptorMatrix(), query, { k: options.top ?? 20, qe: options.qe, exclude: exclude === undefined ? undefined : new Set([exclude]) });
+    return this.hits(ranked);
+  }
+
+  duplicateGroups(tier?: DuplicateTier): { rule: string; groups: DuplicateGroup[] } {
+    const photos = this.photos.list({ status: 'indexed', limit: Number.MAX_SAFE_INTEGER, orderBy: 'id' });
+    const filesByPhoto = new Map(photos.map((p) => [p.id, this.photos.filesOf(p.id).filter((f) => f.present).map((f) => f.displayPath)]));
+    const groups = findDuplicateGroups({
+      matrix: this.descriptorMatrix(),
+      photos,
+      filesByPhoto,
+      thresholds: duplicateThresholds(!!this.engine.whitening),
+      dismissedPairs: (a, b) => this.decisions.isPairDismissed(a, b),
+      resolvedGroups: this.decisions.resolvedGroups().map((g) => duplicateGroupKey(g.hashes)),
+    });
+    return { rule: KEEPER_RULE, groups: tier ? groups.filter((g) => g.tier === tier) : groups };
+  }
+
+  places(): PlaceCluster[] {
+    return findPlaceClusters(this.descriptorMatrix(), { threshold: duplicateThresholds(!!this.engine.whitening).similar });
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+    this.db.close();
+  }
+}
