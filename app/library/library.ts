@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
 import { fitWhitening, saveWhitening } from '../engine/whitening.js';
+import { nearIdenticalScore } from '../search/pixelVerification.js';
 import { runLimited } from '../eval/retrievalEvaluation.js';
 import type { PixelBox } from '../engine/imageInput.js';
 import { resolveModel } from '../engine/modelResolver.js';
@@ -38,6 +39,15 @@ export interface LibraryOptions {
 }
 
 export const AUTO_WHITEN_MIN_PHOTOS = 200;
+
+/**
+ * A near-identical pair must also match pixel for pixel (nearIdenticalScore of the tiny grey
+ * signatures). Measured: copies re-encoded, resized, grey or mirrored 0.98–1.00, turned by ~200°
+ * 0.955; different shots of one Paris landmark up to 0.93 (two frontal Invalides facades, one grey),
+ * different UKBench objects at most 0.72. A 10 % crop scores 0.90 and is left to the similar tier
+ * until geometric verification (issue 5) can tell crops from look-alikes.
+ */
+export const NEAR_PIXEL_CORRELATION = 0.94;
 const AUTO_WHITEN_SAMPLE = 400;
 
 export interface SearchHit {
@@ -231,8 +241,16 @@ export class Library {
   duplicateGroups(tier?: DuplicateTier): { rule: string; groups: DuplicateGroup[] } {
     const photos = this.photos.list({ status: 'indexed', limit: Number.MAX_SAFE_INTEGER, orderBy: 'id' });
     const filesByPhoto = new Map(photos.map((p) => [p.id, this.photos.filesOf(p.id).filter((f) => f.present).map((f) => f.displayPath)]));
+    const matrix = this.descriptorMatrix();
+    const tiny = new Map(photos.filter((p) => p.tiny).map((p) => [p.id, new Uint8Array(p.tiny!)]));
     const groups = findDuplicateGroups({
-      matrix: this.descriptorMatrix(),
+      matrix,
+      nearVerifier: (a, b) => {
+        const ta = tiny.get(a);
+        const tb = tiny.get(b);
+        if (!ta || !tb) return true;
+        return nearIdenticalScore(ta, tb) >= NEAR_PIXEL_CORRELATION;
+      },
       photos,
       filesByPhoto,
       thresholds: duplicateThresholds(!!this.engine.whitening),

@@ -158,6 +158,11 @@ export interface FindDuplicateOptions {
    * lost) scores like an unrelated photo. A pair's score is the best over these alternatives.
    */
   alternatives?: ReadonlyMap<number, readonly Float32Array[]>;
+  /**
+   * Pixel-level check each member of a near group must pass against the group's centre (e.g.
+   * nearIdenticalScore of tiny signatures); the descriptor thresholds then act as a gate.
+   */
+  nearVerifier?: (a: number, b: number) => boolean;
 }
 
 /** The key of a group of photos: their content hashes, sorted, joined by ','. */
@@ -325,6 +330,8 @@ function growGroups(
   score: (a: number, b: number) => number,
   allowed: (a: number, b: number) => boolean,
   better: (a: number, b: number) => boolean,
+  /** Checked against the centre only: copies all derive from it, not from each other. */
+  verifiedWithCentre: (a: number, b: number) => boolean = () => true,
 ): Group[] {
   edges.sort((x, y) => y.s - x.s || Math.min(x.a, x.b) - Math.min(y.a, y.b) || Math.max(x.a, x.b) - Math.max(y.a, y.b));
   // How central a photo is: the summed score of its pairs at centre level. Every edited copy is
@@ -347,14 +354,14 @@ function growGroups(
   const canJoin = (x: number, g: Group): boolean => {
     if (score(x, g.centre) < centreMin) return false;
     for (const m of g.members) if (m !== g.centre && (score(x, m) < memberMin || !allowed(x, m))) return false;
-    return allowed(x, g.centre);
+    return allowed(x, g.centre) && verifiedWithCentre(x, g.centre);
   };
   for (const { a, b, s } of edges) {
     if (s < memberMin) break;
     const ga = groupOf.get(a);
     const gb = groupOf.get(b);
     if (!ga && !gb) {
-      if (s < centreMin || !allowed(a, b)) continue;
+      if (s < centreMin || !allowed(a, b) || !verifiedWithCentre(a, b)) continue;
       const g: Group = { centre: moreCentral(a, b) ? a : b, members: [a, b] };
       groups.push(g);
       groupOf.set(a, g);
@@ -439,7 +446,7 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
   }
   const edges = [...edgeMap.values()];
 
-  const nearGroups = growGroups(edges.filter((e) => e.s >= t.nearMember), t.near, t.nearMember, score, allowed, better);
+  const nearGroups = growGroups(edges.filter((e) => e.s >= t.nearMember), t.near, t.nearMember, score, allowed, better, options.nearVerifier);
   if (tiers.has('near')) for (const g of nearGroups) pushGroup(out, 'near', g, photos, score, isResolved);
 
   if (tiers.has('similar')) {

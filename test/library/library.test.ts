@@ -30,7 +30,7 @@ beforeAll(async () => {
   await fs.mkdir(path.join(folder, 'dups'));
   for (const n of (await fs.readdir(EIFFEL)).sort().slice(0, 6)) await fs.symlink(path.join(EIFFEL, n), path.join(folder, 'eiffel', n));
   for (const n of (await fs.readdir(LOUVRE)).sort().slice(0, 6)) await fs.symlink(path.join(LOUVRE, n), path.join(folder, 'louvre', n));
-  for (const f of ['base_images/ukbench00120.jpg', 'mixed_images/ukbench00120_resize.jpg', 'mixed_images/ukbench00120_hflip.jpg', 'ukbench00120_gray.jpg', 'base_images/ukbench09268.jpg']) {
+  for (const f of ['base_images/ukbench00120.jpg', 'mixed_images/ukbench00120_resize.jpg', 'mixed_images/ukbench00120_hflip.jpg', 'mixed_images/ukbench00120_rotation.jpg', 'ukbench00120_gray.jpg', 'base_images/ukbench09268.jpg']) {
     await fs.symlink(path.join(DATA, 'near-dup', f), path.join(folder, 'dups', path.basename(f)));
   }
   // Hostile files: each must be recorded with its reason, none may stop indexing.
@@ -59,8 +59,8 @@ describe('Library', () => {
     expect(summary.cancelled).toBe(false);
     expect([...phases]).toEqual(expect.arrayContaining(['scan', 'hash', 'describe', 'done']));
     const status = library.status();
-    // 12 landmark photos + 5 UKBench files + the photo under a non-UTF-8 name (same bytes as an Eiffel photo: one photo, two files).
-    expect(status.photos.indexed).toBe(17);
+    // 12 landmark photos + 6 UKBench files + the photo under a non-UTF-8 name (same bytes as an Eiffel photo: one photo, two files).
+    expect(status.photos.indexed).toBe(18);
     const failures = library.failures.list();
     const byName = new Map(failures.map((f) => [path.basename(f.displayPath), f.code]));
     expect(byName.get('truncated.jpg')).toBe('corrupt');
@@ -87,7 +87,7 @@ describe('Library', () => {
     const withOriginal = groups.find((g) => g.members.some((id) => library.photos.filesOf(id).some((f) => f.displayPath.endsWith('ukbench00120.jpg'))));
     expect(withOriginal).toBeDefined();
     const names = withOriginal!.members.flatMap((id) => library.photos.filesOf(id).map((f) => path.basename(f.displayPath)));
-    expect(names).toEqual(expect.arrayContaining(['ukbench00120.jpg', 'ukbench00120_resize.jpg', 'ukbench00120_hflip.jpg', 'ukbench00120_gray.jpg']));
+    expect(names).toEqual(expect.arrayContaining(['ukbench00120.jpg', 'ukbench00120_resize.jpg', 'ukbench00120_hflip.jpg', 'ukbench00120_rotation.jpg', 'ukbench00120_gray.jpg']));
     expect(names).not.toContain('ukbench09268.jpg');
     expect(withOriginal!.keeperReason.length).toBeGreaterThan(0);
     // The same content under two names is the exact tier.

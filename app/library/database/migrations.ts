@@ -124,4 +124,13 @@ export const MIGRATIONS: Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'tiny grey signature per photo',
+    // 32×32 grey pixels of the oriented photo: the near-identical tier verifies candidate pairs on
+    // them (global descriptors alone score different shots of one landmark as high as copies).
+    sql: /* sql */ `
+      ALTER TABLE photos ADD COLUMN tiny BLOB;
+    `,
+  },
 ];

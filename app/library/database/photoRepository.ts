@@ -30,6 +30,8 @@ export interface PhotoRow {
   thumbnail: string | null;
   indexedAt: string | null;
   updatedAt: string;
+  /** 32×32 grey signature (TINY_SIGNATURE_SIZE²) for near-duplicate verification. */
+  tiny: Buffer | null;
 }
 
 export interface PhotoFileRow {
@@ -58,6 +60,7 @@ export interface PhotoIndexFields {
   orientation?: number | null;
   sharpness?: number | null;
   thumbnail?: string | null;
+  tiny?: Uint8Array | null;
 }
 
 export interface UpsertFileInput {
@@ -83,7 +86,7 @@ export interface PhotoListOptions {
 const PHOTO_COLUMNS = `p.id, p.content_hash AS contentHash, p.size, p.width, p.height, p.format, p.taken_at AS takenAt,
   p.camera_make AS cameraMake, p.camera_model AS cameraModel, p.gps_lat AS gpsLat, p.gps_lon AS gpsLon,
   p.orientation, p.sharpness, p.status, p.error_code AS errorCode, p.error_message AS errorMessage,
-  p.thumbnail, p.indexed_at AS indexedAt, p.updated_at AS updatedAt`;
+  p.thumbnail, p.indexed_at AS indexedAt, p.updated_at AS updatedAt, p.tiny`;
 
 const FILE_COLUMNS = `id, photo_id AS photoId, folder_id AS folderId, path, display_path AS displayPath, size,
   mtime_ms AS mtimeMs, present, last_seen_at AS lastSeenAt`;
@@ -135,7 +138,7 @@ export class PhotoRepository {
     this.indexed = db.prepare(
       `UPDATE photos SET status = 'indexed', width = @width, height = @height, format = @format, taken_at = @takenAt,
          camera_make = @cameraMake, camera_model = @cameraModel, gps_lat = @gpsLat, gps_lon = @gpsLon,
-         orientation = @orientation, sharpness = @sharpness, thumbnail = @thumbnail,
+         orientation = @orientation, sharpness = @sharpness, thumbnail = @thumbnail, tiny = @tiny,
          error_code = NULL, error_message = NULL, indexed_at = @at, updated_at = @at
        WHERE id = @id`,
     );
@@ -229,6 +232,7 @@ export class PhotoRepository {
         orientation: fields.orientation ?? null,
         sharpness: fields.sharpness ?? null,
         thumbnail: fields.thumbnail ?? null,
+        tiny: fields.tiny ? Buffer.from(fields.tiny.buffer, fields.tiny.byteOffset, fields.tiny.byteLength) : null,
       }).changes > 0
     );
   }

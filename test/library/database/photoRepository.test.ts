@@ -61,7 +61,7 @@ describe('PhotoRepository: photos', () => {
     };
     expect(photos.setIndexed(id, fields, T1)).toBe(true);
     expect(photos.get(id)).toEqual({
-      id, contentHash: hash(1), size: 10, ...fields, status: 'indexed', errorCode: null, errorMessage: null, indexedAt: T1, updatedAt: T1,
+      id, contentHash: hash(1), size: 10, ...fields, status: 'indexed', errorCode: null, errorMessage: null, indexedAt: T1, updatedAt: T1, tiny: null,
     });
 
     photos.setFailed(id, 'engine', 'onnx crashed', T2);
