@@ -15,7 +15,8 @@ import { PhotoRepository } from '../app/library/database/photoRepository.js';
 import { Library } from '../app/library/library.js';
 import { decodePhoto } from '../app/library/photoDecoder.js';
 import { DescriptorMatrix } from '../app/search/descriptorMatrix.js';
-import { findDuplicateGroups } from '../app/search/duplicateGroups.js';
+import { duplicateThresholds, findDuplicateGroups } from '../app/search/duplicateGroups.js';
+import { neighbourGraphAbove } from '../app/search/neighbourGraph.js';
 
 const log = (line: string) => process.stderr.write(`[bench:library] ${line}\n`);
 const f1 = (x: number) => x.toFixed(1);
@@ -116,7 +117,9 @@ async function scale(tmp: string): Promise<string[]> {
   log(`100k: load ${f1(loadMs)} ms, query ${f1(median(latencies))} ms, rss ${(rss / 2 ** 20).toFixed(0)} MB`);
   t = performance.now();
   const rows = photos.list({ status: 'indexed', limit: n, orderBy: 'id' });
-  const groups = findDuplicateGroups({ matrix, photos: rows, tiers: ['near', 'similar'] });
+  const thresholds = duplicateThresholds(false);
+  const graph = await neighbourGraphAbove(matrix, thresholds.similarMember, 20);
+  const groups = findDuplicateGroups({ matrix, photos: rows, tiers: ['near', 'similar'], graph, thresholds });
   const groupSeconds = (performance.now() - t) / 1000;
   log(`100k grouping: ${groups.length} groups in ${f1(groupSeconds)} s`);
   db.close();
@@ -144,6 +147,40 @@ async function parisThroughLibrary(paris: string, tmp: string): Promise<string[]
     const mAP = 100 * meanAveragePrecision(aps).mAP;
     log(`paris via library search: ${f1(mAP)}`);
     return [`\`sightline search --region\` with the 12 official query boxes over an indexed Paris6k-mini library: **${f1(mAP)} mAP** (protocol A). The engine's own protocol-A figure for the same descriptor (unwhitened R-MAC, the library's default) is in the \`rmac\` column above.`];
+  } finally {
+    await library.close();
+  }
+}
+
+/** UKBench number of a near-dup file (alpha_channel_image.png is ukbench00120 with an alpha channel). */
+function ukbenchNumber(file: string): string | undefined {
+  if (path.basename(file) === 'alpha_channel_image.png') return '00120';
+  return /ukbench(\d{5})/.exec(path.basename(file))?.[1];
+}
+
+async function nearDuplicateQuality(shared: string, tmp: string): Promise<string[]> {
+  const library = await Library.open({ dbPath: path.join(tmp, 'near-dup.db') });
+  try {
+    await library.index([path.join(shared, 'data', 'near-dup'), path.join(shared, 'data', 'paris6k-mini', 'images')]);
+    const photos = library.photos.list({ status: 'indexed', limit: 1e9, orderBy: 'id' });
+    const label = new Map<number, string | undefined>(photos.map((p) => [p.id, ukbenchNumber(library.photos.filesOf(p.id)[0]?.displayPath ?? '')]));
+    const { groups } = await library.duplicateGroups('near');
+    const predicted = new Set<string>();
+    for (const g of groups) for (let i = 0; i < g.members.length; i++) for (let j = i + 1; j < g.members.length; j++) predicted.add([g.members[i], g.members[j]].sort((a, b) => a - b).join(' '));
+    const truth = new Set<string>();
+    const ids = photos.map((p) => p.id);
+    for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) {
+      const a = label.get(ids[i]);
+      if (a && a === label.get(ids[j])) truth.add([ids[i], ids[j]].sort((x, y) => x - y).join(' '));
+    }
+    const correct = [...predicted].filter((p) => truth.has(p)).length;
+    const precision = predicted.size ? (100 * correct) / predicted.size : 100;
+    const recall = truth.size ? (100 * correct) / truth.size : 100;
+    const mixed = groups.filter((g) => new Set(g.members.map((m) => label.get(m) ?? `other${m}`)).size > 1).length;
+    log(`near-dup: precision ${f1(precision)} recall ${f1(recall)}, ${mixed} mixed groups`);
+    return [
+      `Near-identical tier over a library of \`near-dup\` + all Paris6k-mini photos (${photos.length} distinct photos; byte-identical files are the exact tier and are not counted here). Pairs of distinct photos of the same UKBench shot (resized, grey, mirrored, rotated, other formats): **precision ${f1(precision)} %, recall ${f1(recall)} %** (${correct} of ${truth.size} pairs); ${groups.length} near groups, ${mixed} of them mixing different shots or objects.`,
+    ];
   } finally {
     await library.close();
   }
@@ -189,6 +226,8 @@ export async function libraryBench(shared: string): Promise<LibraryBenchResult> 
     lines.push(`| ~1024 px | ${f1(smallBreakdown.decode)} ms | ${f1(smallBreakdown.network)} ms |`);
     lines.push('', '### Scale', '');
     lines.push(...(await scale(tmp)));
+    lines.push('', '### Duplicate quality', '');
+    lines.push(...(await nearDuplicateQuality(shared, tmp)));
     lines.push('', '### Search quality through the library', '');
     lines.push(...(await parisThroughLibrary(paris, tmp)));
     return { markdown: lines.join('\n') };

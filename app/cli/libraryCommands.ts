@@ -109,7 +109,7 @@ export function registerLibraryCommands(program: Command): void {
     .action(async (opts: CommonOptions & { tier?: string }) => {
       if (opts.tier && !['exact', 'near', 'similar'].includes(opts.tier)) throw new InvalidArgumentError('--tier must be exact, near or similar');
       await withLibrary(opts, async (library) => {
-        const result = library.duplicateGroups(opts.tier as 'exact' | 'near' | 'similar' | undefined);
+        const result = await library.duplicateGroups(opts.tier as 'exact' | 'near' | 'similar' | undefined);
         if (opts.json) {
           console.log(JSON.stringify(result));
           return;
@@ -125,7 +125,7 @@ export function registerLibraryCommands(program: Command): void {
   common(program.command('places').description('clusters of photos of the same place, each with a representative photo'))
     .action(async (opts: CommonOptions) => {
       await withLibrary(opts, async (library) => {
-        const places = library.places();
+        const places = await library.places();
         if (opts.json) {
           console.log(JSON.stringify(places.map((p) => ({ ...p, representativePath: pathOf(library, p.representative) }))));
           return;

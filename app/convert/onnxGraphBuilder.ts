@@ -24,6 +24,8 @@ export const attr = {
 export interface OnnxValueInfo {
   name: string;
   shape: Array<number | string>;
+  /** Element type (default float32). */
+  elemType?: 'float32' | 'int64';
 }
 
 export const ONNX_OPSET = 13;
@@ -118,7 +120,7 @@ function valueInfo(v: OnnxValueInfo) {
     name: v.name,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: v.elemType === 'int64' ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT,
         shape: onnx.TensorShapeProto.create({
           dim: v.shape.map((d) => (typeof d === 'number' && d >= 0
             ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })

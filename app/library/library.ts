@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
 import { fitWhitening, saveWhitening } from '../engine/whitening.js';
+import { neighbourGraphAbove } from '../search/neighbourGraph.js';
 import { nearIdenticalScore } from '../search/pixelVerification.js';
 import { runLimited } from '../eval/retrievalEvaluation.js';
 import type { PixelBox } from '../engine/imageInput.js';
@@ -48,6 +49,10 @@ export const AUTO_WHITEN_MIN_PHOTOS = 200;
  * until geometric verification (issue 5) can tell crops from look-alikes.
  */
 export const NEAR_PIXEL_CORRELATION = 0.94;
+
+/** Candidate neighbours per photo for the duplicate tiers, and for place clusters (see placeClusters.ts on k). */
+const DUPLICATE_NEIGHBOURS = 20;
+const PLACE_NEIGHBOURS = 5;
 const AUTO_WHITEN_SAMPLE = 400;
 
 export interface SearchHit {
@@ -238,13 +243,16 @@ export class Library {
     return this.hits(ranked);
   }
 
-  duplicateGroups(tier?: DuplicateTier): { rule: string; groups: DuplicateGroup[] } {
+  async duplicateGroups(tier?: DuplicateTier): Promise<{ rule: string; groups: DuplicateGroup[] }> {
     const photos = this.photos.list({ status: 'indexed', limit: Number.MAX_SAFE_INTEGER, orderBy: 'id' });
     const filesByPhoto = new Map(photos.map((p) => [p.id, this.photos.filesOf(p.id).filter((f) => f.present).map((f) => f.displayPath)]));
     const matrix = this.descriptorMatrix();
+    const thresholds = duplicateThresholds(!!this.engine.whitening);
+    const graph = await neighbourGraphAbove(matrix, thresholds.similarMember, DUPLICATE_NEIGHBOURS);
     const tiny = new Map(photos.filter((p) => p.tiny).map((p) => [p.id, new Uint8Array(p.tiny!)]));
     const groups = findDuplicateGroups({
       matrix,
+      graph,
       nearVerifier: (a, b) => {
         const ta = tiny.get(a);
         const tb = tiny.get(b);
@@ -253,15 +261,17 @@ export class Library {
       },
       photos,
       filesByPhoto,
-      thresholds: duplicateThresholds(!!this.engine.whitening),
+      thresholds,
       dismissedPairs: (a, b) => this.decisions.isPairDismissed(a, b),
       resolvedGroups: this.decisions.resolvedGroups().map((g) => duplicateGroupKey(g.hashes)),
     });
     return { rule: KEEPER_RULE, groups: tier ? groups.filter((g) => g.tier === tier) : groups };
   }
 
-  places(): PlaceCluster[] {
-    return findPlaceClusters(this.descriptorMatrix(), { threshold: duplicateThresholds(!!this.engine.whitening).similar });
+  async places(): Promise<PlaceCluster[]> {
+    const threshold = duplicateThresholds(!!this.engine.whitening).similar;
+    const matrix = this.descriptorMatrix();
+    return findPlaceClusters(matrix, { threshold, k: PLACE_NEIGHBOURS, graph: await neighbourGraphAbove(matrix, threshold, PLACE_NEIGHBOURS) });
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@
 //
 // Ties in every ranking break towards the lower photo id, never the row, so results do not depend
 // on the history of inserts and removals that produced the current row order.
+import { NeighbourLists } from './neighbourGraph.js';
 
 export interface ScoredId {
   id: number;
@@ -242,37 +243,10 @@ export class DescriptorMatrix {
     const d = this.dim;
     const m = this.data;
     const ids = this.rowIds;
-    const nbRow = new Int32Array(n * k).fill(-1);
-    const nbScore = new Float64Array(n * k).fill(-Infinity);
-    const filled = new Int32Array(n);
-    // Per row: the score a newcomer must reach (threshold until the list is full, then its worst).
-    const bar = new Float64Array(n).fill(threshold);
-    if (k === 0 || n < 2) return { ids: ids.slice(0, n), k, counts: filled, neighbours: new Int32Array(n * k), scores: nbScore };
-
-    // Sorted insertion into a short list: k is small (≤ ~50) and most offers are rejected by the
-    // bar before getting here.
-    const offer = (row: number, cand: number, s: number): void => {
-      if (s < bar[row]) return;
-      const base = row * k;
-      const f = filled[row];
-      const cid = ids[cand];
-      let p: number;
-      if (f < k) {
-        p = base + f;
-        filled[row] = f + 1;
-      } else {
-        p = base + k - 1;
-        if (!beats(s, cid, nbScore[p], ids[nbRow[p]])) return;
-      }
-      while (p > base && beats(s, cid, nbScore[p - 1], ids[nbRow[p - 1]])) {
-        nbScore[p] = nbScore[p - 1];
-        nbRow[p] = nbRow[p - 1];
-        p--;
-      }
-      nbScore[p] = s;
-      nbRow[p] = cand;
-      if (filled[row] === k) bar[row] = Math.max(threshold, nbScore[base + k - 1]);
-    };
+    const lists = new NeighbourLists(n, k, threshold, ids);
+    if (k === 0 || n < 2) return lists.toGraph();
+    const offer = (row: number, cand: number, s: number): void => lists.offer(row, cand, s);
+    const bar = { at: (row: number) => lists.barOf(row) };
 
     const I = 4;
     const nI = n - (n % I);
@@ -321,15 +295,15 @@ export class DescriptorMatrix {
             r3 += p3 * y;
           }
           // Most pairs fall below both bars: test before paying for the calls.
-          if (s0 >= bar[i0] || s0 >= bar[j]) { offer(i0, j, s0); offer(j, i0, s0); }
-          if (s1 >= bar[i0 + 1] || s1 >= bar[j]) { offer(i0 + 1, j, s1); offer(j, i0 + 1, s1); }
-          if (s2 >= bar[i0 + 2] || s2 >= bar[j]) { offer(i0 + 2, j, s2); offer(j, i0 + 2, s2); }
-          if (s3 >= bar[i0 + 3] || s3 >= bar[j]) { offer(i0 + 3, j, s3); offer(j, i0 + 3, s3); }
+          if (s0 >= bar.at(i0) || s0 >= bar.at(j)) { offer(i0, j, s0); offer(j, i0, s0); }
+          if (s1 >= bar.at(i0 + 1) || s1 >= bar.at(j)) { offer(i0 + 1, j, s1); offer(j, i0 + 1, s1); }
+          if (s2 >= bar.at(i0 + 2) || s2 >= bar.at(j)) { offer(i0 + 2, j, s2); offer(j, i0 + 2, s2); }
+          if (s3 >= bar.at(i0 + 3) || s3 >= bar.at(j)) { offer(i0 + 3, j, s3); offer(j, i0 + 3, s3); }
           const j1 = j + 1;
-          if (r0 >= bar[i0] || r0 >= bar[j1]) { offer(i0, j1, r0); offer(j1, i0, r0); }
-          if (r1 >= bar[i0 + 1] || r1 >= bar[j1]) { offer(i0 + 1, j1, r1); offer(j1, i0 + 1, r1); }
-          if (r2 >= bar[i0 + 2] || r2 >= bar[j1]) { offer(i0 + 2, j1, r2); offer(j1, i0 + 2, r2); }
-          if (r3 >= bar[i0 + 3] || r3 >= bar[j1]) { offer(i0 + 3, j1, r3); offer(j1, i0 + 3, r3); }
+          if (r0 >= bar.at(i0) || r0 >= bar.at(j1)) { offer(i0, j1, r0); offer(j1, i0, r0); }
+          if (r1 >= bar.at(i0 + 1) || r1 >= bar.at(j1)) { offer(i0 + 1, j1, r1); offer(j1, i0 + 1, r1); }
+          if (r2 >= bar.at(i0 + 2) || r2 >= bar.at(j1)) { offer(i0 + 2, j1, r2); offer(j1, i0 + 2, r2); }
+          if (r3 >= bar.at(i0 + 3) || r3 >= bar.at(j1)) { offer(i0 + 3, j1, r3); offer(j1, i0 + 3, r3); }
         }
         if (j < jEnd) {
           for (let i = i0; i < i0 + I; i++) {
@@ -341,9 +315,7 @@ export class DescriptorMatrix {
       }
     }
 
-    const neighbours = new Int32Array(n * k);
-    for (let p = 0; p < n * k; p++) if (nbRow[p] >= 0) neighbours[p] = ids[nbRow[p]];
-    return { ids: ids.slice(0, n), k, counts: filled, neighbours, scores: nbScore };
+    return lists.toGraph();
   }
 
   private grow(): void {

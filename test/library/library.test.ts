@@ -83,7 +83,7 @@ describe('Library', () => {
   });
 
   it('groups resized, grey and mirrored copies with their original, and not with another object', async () => {
-    const { groups } = library.duplicateGroups('near');
+    const { groups } = await library.duplicateGroups('near');
     const withOriginal = groups.find((g) => g.members.some((id) => library.photos.filesOf(id).some((f) => f.displayPath.endsWith('ukbench00120.jpg'))));
     expect(withOriginal).toBeDefined();
     const names = withOriginal!.members.flatMap((id) => library.photos.filesOf(id).map((f) => path.basename(f.displayPath)));
@@ -91,7 +91,7 @@ describe('Library', () => {
     expect(names).not.toContain('ukbench09268.jpg');
     expect(withOriginal!.keeperReason.length).toBeGreaterThan(0);
     // The same content under two names is the exact tier.
-    expect(library.duplicateGroups('exact').groups.length).toBe(1);
+    expect((await library.duplicateGroups('exact')).groups.length).toBe(1);
   });
 
   it('keeps a moved photo (same content, new name) and marks a deleted one gone', async () => {
@@ -107,10 +107,10 @@ describe('Library', () => {
   });
 
   it('never groups a pair the user marked "not duplicates" again', async () => {
-    const group = library.duplicateGroups('near').groups[0];
+    const group = (await library.duplicateGroups('near')).groups[0];
     const hashes = group.members.map((id) => library.photos.get(id)!.contentHash);
     for (let i = 0; i < hashes.length; i++) for (let j = i + 1; j < hashes.length; j++) library.decisions.addPair('not_duplicates', hashes[i], hashes[j]);
-    const again = library.duplicateGroups('near').groups;
+    const again = (await library.duplicateGroups('near')).groups;
     expect(again.some((g) => g.members.filter((id) => group.members.includes(id)).length > 1)).toBe(false);
   });
 
