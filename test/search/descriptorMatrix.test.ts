@@ -3,18 +3,8 @@
 // and allPairsAbove across the tile and chunk boundaries of its blocked loop.
 import { describe, expect, it } from 'vitest';
 import { DescriptorMatrix, type ScoredId } from '../../app/search/descriptorMatrix.js';
+import { rng } from '../support/random.js';
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unitVector(d: number, rand: () => number): Float32Array {
   const v = new Float32Array(d);

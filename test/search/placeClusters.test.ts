@@ -4,19 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { DescriptorMatrix } from '../../app/search/descriptorMatrix.js';
 import { findPlaceClusters } from '../../app/search/placeClusters.js';
+import { rng } from '../support/random.js';
 
 const D = 48;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normalise(v: Float32Array): Float32Array {
   let n = 0;

@@ -5,19 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { averageQueryExpansion, databaseSideAugmentation, rankByDotProduct } from '../../app/eval/queryExpansion.js';
 import { DescriptorMatrix } from '../../app/search/descriptorMatrix.js';
 import { augmentDatabase, expandQuery, rankWithExpansion } from '../../app/search/searchRanking.js';
+import { rng } from '../support/random.js';
 
 const D = 24;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unit(rand: () => number): Float32Array {
   const v = Float32Array.from({ length: D }, () => rand() - 0.5);
