@@ -2,7 +2,7 @@
 // goes to stderr; --json keeps stdout machine-readable.
 import { InvalidArgumentError, type Command } from 'commander';
 import { AUTO_WHITEN_MIN_PHOTOS, Library, type SearchHit } from '../library/library.js';
-import type { IndexProgress } from '../library/indexer.js';
+import type { IndexProgress, IndexSummary } from '../library/indexer.js';
 import { createProgressReporter } from './progressReporter.js';
 
 interface CommonOptions {
@@ -48,8 +48,9 @@ function printHits(hits: SearchHit[]): void {
 
 export function registerLibraryCommands(program: Command): void {
   common(program.command('index <folders...>').description('add folders to the library and index every photo in them'))
+    .option('--watch', 'keep running and re-index when photos are added, changed or removed (Ctrl-C stops)')
     .option('--auto-whiten', `fit whitening on the library's own photos once it holds ${AUTO_WHITEN_MIN_PHOTOS} (better place search, weaker near-duplicate tier)`)
-    .action(async (folders: string[], opts: CommonOptions & { autoWhiten?: boolean }) => {
+    .action(async (folders: string[], opts: CommonOptions & { autoWhiten?: boolean; watch?: boolean }) => {
       await withLibrary({ ...opts, autoWhiten: opts.autoWhiten }, async (library) => {
         const progress = createProgressReporter(!opts.json || process.stderr.isTTY);
         const stop = () => library.cancelIndexing();
@@ -64,8 +65,9 @@ export function registerLibraryCommands(program: Command): void {
             console.log(JSON.stringify({ ...summary, photos: status.photos, failures: status.failures, database: status.database }));
             return;
           }
-          console.log(`${summary.cancelled ? 'Stopped' : 'Indexed'} in ${summary.seconds.toFixed(1)} s: ${summary.added} new, ${summary.reindexed} changed, ${summary.moved} already known (moved or copied), ${summary.unchanged} unchanged, ${summary.gone} gone, ${summary.failed + summary.skipped} skipped or failed.`);
+          console.log(describeSummary(summary));
           if (summary.failed + summary.skipped > 0) console.log('See them with: sightline status --failures');
+          if (opts.watch && !summary.cancelled) await watchUntilInterrupted(library, folders, !!opts.json);
         } finally {
           process.off('SIGINT', stop);
           progress.stop();
@@ -134,6 +136,21 @@ export function registerLibraryCommands(program: Command): void {
         places.forEach((p, i) => console.log(`${String(i + 1).padStart(3)}. ${p.members.length} photos, e.g. ${pathOf(library, p.representative)}`));
       });
     });
+}
+
+function describeSummary(summary: IndexSummary): string {
+  return `${summary.cancelled ? 'Stopped' : 'Indexed'} in ${summary.seconds.toFixed(1)} s: ${summary.added} new, ${summary.reindexed} changed, ${summary.moved} already known (moved or copied), ${summary.unchanged} unchanged, ${summary.gone} gone, ${summary.failed + summary.skipped} skipped or failed.`;
+}
+
+async function watchUntilInterrupted(library: Library, folders: string[], json: boolean): Promise<void> {
+  const watch = library.watch(folders, {
+    onIndexed: (s) => console.log(json ? JSON.stringify({ event: 'indexed', ...s }) : `${new Date().toLocaleTimeString()} ${describeSummary(s)}`),
+    onError: (e) => console.error(`sightline: ${e.message}`),
+  });
+  await watch.ready;
+  if (!json) console.error(`Watching ${folders.length} folder(s) for changes. Press Ctrl-C to stop.`);
+  await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  await watch.close();
 }
 
 function pathOf(library: Library, photoId: number): string {

@@ -20,6 +20,7 @@ import { DescriptorRepository } from './database/descriptorRepository.js';
 import { FailureRepository } from './database/failureRepository.js';
 import { FolderRepository } from './database/folderRepository.js';
 import { PhotoRepository } from './database/photoRepository.js';
+import { watchFolders, type FolderWatch } from './folderWatcher.js';
 import { Indexer, type IndexProgress, type IndexSummary } from './indexer.js';
 import { ThumbnailCache } from './thumbnailCache.js';
 
@@ -177,6 +178,35 @@ export class Library {
     await previous.close();
     this.descriptors.deleteForModel(previous.descriptorVersion);
     this.matrix = undefined;
+  }
+
+  /**
+   * Watches the folders and re-indexes them when files settle after a change. Re-indexing is a
+   * reconciliation (unchanged files cost a stat), so one code path serves start-up and changes.
+   */
+  watch(folders: string[], events: { onIndexed?: (s: IndexSummary) => void; onError?: (e: Error) => void; onProgress?: (p: IndexProgress) => void } = {}, opts: { debounceMs?: number; settleMs?: number } = {}): FolderWatch {
+    let running: Promise<void> = Promise.resolve();
+    let queued = false;
+    const reindex = () => {
+      if (queued) return;
+      queued = true;
+      running = running.then(async () => {
+        queued = false;
+        try {
+          events.onIndexed?.(await this.index(folders, events.onProgress));
+        } catch (e) {
+          events.onError?.(e as Error);
+        }
+      });
+    };
+    const watch = watchFolders(folders, reindex, { ...opts, skipDirs: [path.dirname(this.dbPath)], onError: (e) => events.onError?.(e) });
+    return {
+      ready: watch.ready,
+      close: async () => {
+        await watch.close();
+        await running;
+      },
+    };
   }
 
   pauseIndexing(): void {

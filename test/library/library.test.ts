@@ -124,6 +124,49 @@ describe('Library', () => {
     expect(library.descriptors.count(oldVersion)).toBe(0);
   });
 
+  it('watches its folders and indexes a photo that appears', async () => {
+    const indexed: number[] = [];
+    const watch = library.watch([folder], { onIndexed: (s) => indexed.push(s.added) }, { debounceMs: 200, settleMs: 200 });
+    await watch.ready;
+    const before = library.status().photos.indexed;
+    const newcomer = (await fs.readdir(LOUVRE)).sort()[20];
+    await fs.symlink(path.join(LOUVRE, newcomer), path.join(folder, 'louvre', newcomer));
+    const deadline = Date.now() + 30_000;
+    while (!indexed.some((n) => n > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await watch.close();
+    expect(indexed.some((n) => n === 1)).toBe(true);
+    expect(library.status().photos.indexed).toBe(before + 1);
+  });
+
+  it('can be paused, resumed and cancelled while indexing', async () => {
+    const more = path.join(tmp, 'more');
+    await fs.mkdir(more);
+    for (const n of (await fs.readdir(LOUVRE)).sort().slice(30, 42)) await fs.symlink(path.join(LOUVRE, n), path.join(more, n));
+    let sawDescribe = false;
+    let pausedAt = -1;
+    const run = library.index([more], (p) => {
+      if (p.phase === 'describe' && p.done >= 2 && !sawDescribe) {
+        sawDescribe = true;
+        library.pauseIndexing();
+        pausedAt = library.status().photos.indexed;
+        setTimeout(() => {
+          // Nothing more was committed while paused (photos in flight may finish).
+          expect(library.status().photos.indexed - pausedAt).toBeLessThanOrEqual(4);
+          library.cancelIndexing();
+        }, 500);
+      }
+    });
+    const summary = await run;
+    expect(sawDescribe).toBe(true);
+    expect(summary.cancelled).toBe(true);
+    const pending = library.status().photos.pending;
+    expect(pending).toBeGreaterThan(0);
+    // The next run picks up exactly what was left.
+    const resumed = await library.index([more]);
+    expect(resumed.cancelled).toBe(false);
+    expect(library.status().photos.pending).toBe(0);
+  });
+
   it('reports a vanished folder without losing its photos', async () => {
     const photosBefore = library.status().photos.indexed;
     const summary = await library.index([path.join(tmp, 'no-such-folder')]);
