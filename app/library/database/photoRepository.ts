@@ -63,16 +63,11 @@ export interface PhotoIndexFields {
   tiny?: Uint8Array | null;
 }
 
-export interface UpsertFileInput {
-  photoId: number;
-  folderId: number;
-  path: Buffer;
-  displayPath: string;
-  size: number;
-  /** fs.Stats.mtimeMs; stored rounded to whole milliseconds (INTEGER column), so compare Math.round(stat.mtimeMs). */
-  mtimeMs: number;
-  seenAt: string;
-}
+/**
+ * A file as the scan saw it. `mtimeMs` is fs.Stats.mtimeMs, stored rounded to whole milliseconds
+ * (INTEGER column), so compare Math.round(stat.mtimeMs).
+ */
+export type UpsertFileInput = Pick<PhotoFileRow, 'photoId' | 'folderId' | 'path' | 'displayPath' | 'size' | 'mtimeMs'> & { seenAt: string };
 
 export interface PhotoListOptions {
   status?: PhotoStatus;
