@@ -237,7 +237,7 @@ export class Library {
   descriptorMatrix(): DescriptorMatrix {
     if (!this.matrix) {
       const all = this.descriptors.loadAll(this.modelId);
-      this.matrix = DescriptorMatrix.from(all.ids, all.matrix, all.dim || this.engine.dimension);
+      this.matrix = DescriptorMatrix.from(all.ids, all.matrix, all.dim || this.engine.dimension, { adopt: true });
     }
     return this.matrix;
   }

@@ -85,11 +85,17 @@ export class DescriptorMatrix {
     this.rowIds = new Int32Array(cap);
   }
 
-  /** A matrix holding `ids.length` rows of `matrix` (row-major, copied). */
-  static from(ids: Int32Array | readonly number[], matrix: Float32Array, dim: number): DescriptorMatrix {
+  /**
+   * A matrix over these rows. With `adopt`, the given Float32Array becomes the storage instead of
+   * being copied (the caller must not use it afterwards): at 100k × 512 that is 200 MB saved.
+   */
+  static from(ids: Int32Array | readonly number[], matrix: Float32Array, dim: number, options: { adopt?: boolean } = {}): DescriptorMatrix {
     const n = ids.length;
     if (matrix.length !== n * dim) throw new Error(`DescriptorMatrix.from: ${matrix.length} values do not make ${n} × ${dim}`);
-    const out = new DescriptorMatrix(dim, n);
+    // Adopted storage must be exactly n rows of capacity, so the next upsert grows (copies) it.
+    const adopt = !!options.adopt && n >= MIN_CAPACITY;
+    const out = new DescriptorMatrix(dim, adopt ? 0 : n);
+    if (adopt) out.rowIds = new Int32Array(n);
     for (let r = 0; r < n; r++) {
       const id = ids[r];
       checkId(id);
@@ -98,7 +104,8 @@ export class DescriptorMatrix {
       out.rowIds[r] = id;
     }
     checkFinite(matrix, 'DescriptorMatrix.from');
-    out.data.set(matrix);
+    if (adopt) out.data = matrix;
+    else out.data.set(matrix);
     out.count = n;
     return out;
   }

@@ -154,3 +154,28 @@ describe('DescriptorMatrix', () => {
   });
 
 });
+
+describe('DescriptorMatrix.from with adopt', () => {
+  it('uses the given storage, stays correct, and grows on the next upsert', () => {
+    const rand = rng(11);
+    const d = 8;
+    const n = 40;
+    const data = Float32Array.from({ length: n * d }, () => rand() - 0.5);
+    const ids = Int32Array.from({ length: n }, (_, i) => 100 + i);
+    const copied = DescriptorMatrix.from(ids, data.slice(), d);
+    const adopted = DescriptorMatrix.from(ids, data, d, { adopt: true });
+    const q = Float32Array.from({ length: d }, () => rand() - 0.5);
+    expect(adopted.topK(q, 5)).toEqual(copied.topK(q, 5));
+    adopted.upsert(999, q);
+    expect(adopted.size).toBe(n + 1);
+    expect(adopted.topK(q, 1)[0].id).toBe(999);
+    expect(Array.from(adopted.get(100)!)).toEqual(Array.from(copied.get(100)!));
+  });
+
+  it('copies small inputs instead (their storage could not hold the minimum capacity)', () => {
+    const small = DescriptorMatrix.from([1, 2], new Float32Array([1, 0, 0, 1]), 2, { adopt: true });
+    small.upsert(3, [1, 1]);
+    expect(small.size).toBe(3);
+    expect(Array.from(small.get(3)!)).toEqual([1, 1]);
+  });
+});
