@@ -126,94 +126,93 @@ export class Indexer {
     const completedFolders: number[] = [];
     const toHash: HashJob[] = [];
     try {
+      // Scan: only file metadata is read; files whose size and mtime are unchanged are not reopened.
+      let scanned = 0;
+      const scanProgress = this.progress('scan');
+      for (const root of roots) {
+        const folder = this.folders.add(root);
+        let rootMissing = false;
+        for await (const entry of scanFolder(root, { skipDirs: this.options.skipDirs })) {
+          await this.checkpoint();
+          if (entry.kind === 'folder-error') {
+            if (entry.displayPath === root && entry.code === 'missing') rootMissing = true;
+            if (entry.displayPath === root) this.folders.setStatus(folder.id, entry.code === 'missing' ? 'missing' : 'unreadable', entry.reason);
+            else this.failures.record(entry.path, entry.displayPath, folder.id, entry.code, entry.reason);
+            continue;
+          }
+          scanProgress(++scanned, scanned, entry.displayPath);
+          if (entry.kind === 'skipped') {
+            summary.skipped++;
+            this.failures.record(entry.path, entry.displayPath, folder.id, entry.code, entry.reason);
+            continue;
+          }
+          summary.scanned++;
+          const known = this.photos.fileByPath(entry.path);
+          if (known && known.size === entry.size && known.mtimeMs === Math.round(entry.mtimeMs)) {
+            this.photos.touchFile(known.id, scanStartedAt);
+            summary.unchanged++;
+            continue;
+          }
+          toHash.push({ folderId: folder.id, path: entry.path, displayPath: entry.displayPath, size: entry.size, mtimeMs: Math.round(entry.mtimeMs) });
+        }
+        if (!rootMissing) {
+          this.folders.setStatus(folder.id, 'ok');
+          completedFolders.push(folder.id);
+        }
+      }
 
-    // Scan: only file metadata is read; files whose size and mtime are unchanged are not reopened.
-    let scanned = 0;
-    const scanProgress = this.progress('scan');
-    for (const root of roots) {
-      const folder = this.folders.add(root);
-      let rootMissing = false;
-      for await (const entry of scanFolder(root, { skipDirs: this.options.skipDirs })) {
+      // Hash: content identity, so moved and renamed files keep their descriptors and decisions.
+      const hashProgress = this.progress('hash');
+      let hashed = 0;
+      for (const job of toHash) {
         await this.checkpoint();
-        if (entry.kind === 'folder-error') {
-          if (entry.displayPath === root && entry.code === 'missing') rootMissing = true;
-          if (entry.displayPath === root) this.folders.setStatus(folder.id, entry.code === 'missing' ? 'missing' : 'unreadable', entry.reason);
-          else this.failures.record(entry.path, entry.displayPath, folder.id, entry.code, entry.reason);
-          continue;
+        hashProgress(++hashed, toHash.length, job.displayPath);
+        try {
+          const hash = await this.identify(job);
+          const previous = this.photos.fileByPath(job.path);
+          // A photo and its first file are written together: a photo with no file would be marked gone.
+          const { id, created } = writeTransaction(this.db, () => {
+            const photo = this.photos.upsertByHash({ contentHash: hash, size: job.size });
+            this.photos.upsertFile({ photoId: photo.id, folderId: job.folderId, path: job.path, displayPath: job.displayPath, size: job.size, mtimeMs: job.mtimeMs, seenAt: scanStartedAt });
+            this.failures.clear(job.path);
+            return photo;
+          });
+          if (created) summary.added++;
+          else if (previous && previous.photoId !== id) summary.reindexed++;
+          else if (!previous) summary.moved++;
+          else summary.unchanged++;
+        } catch (e) {
+          summary.failed++;
+          this.failures.record(job.path, job.displayPath, job.folderId, 'unreadable', (e as Error).message, job.size, job.mtimeMs);
         }
-        scanProgress(++scanned, scanned, entry.displayPath);
-        if (entry.kind === 'skipped') {
-          summary.skipped++;
-          this.failures.record(entry.path, entry.displayPath, folder.id, entry.code, entry.reason);
-          continue;
-        }
-        summary.scanned++;
-        const known = this.photos.fileByPath(entry.path);
-        if (known && known.size === entry.size && known.mtimeMs === Math.round(entry.mtimeMs)) {
-          this.photos.touchFile(known.id, scanStartedAt);
-          summary.unchanged++;
-          continue;
-        }
-        toHash.push({ folderId: folder.id, path: entry.path, displayPath: entry.displayPath, size: entry.size, mtimeMs: Math.round(entry.mtimeMs) });
       }
-      if (!rootMissing) {
-        this.folders.setStatus(folder.id, 'ok');
-        completedFolders.push(folder.id);
+      // Only a folder that was scanned to the end marks its unseen files gone: a vanished folder
+      // (an unplugged disk) keeps its photos.
+      for (const id of completedFolders) {
+        summary.gone += this.photos.markMissingFilesGone(id, scanStartedAt).photosGone;
+        this.folders.markScanned(id, scanStartedAt);
       }
-    }
 
-    // Hash: content identity, so moved and renamed files keep their descriptors and decisions.
-    const hashProgress = this.progress('hash');
-    let hashed = 0;
-    for (const job of toHash) {
-      await this.checkpoint();
-      hashProgress(++hashed, toHash.length, job.displayPath);
-      try {
-        const hash = await this.identify(job);
-        const previous = this.photos.fileByPath(job.path);
-        // A photo and its first file are written together: a photo with no file would be marked gone.
-        const { id, created } = writeTransaction(this.db, () => {
-          const photo = this.photos.upsertByHash({ contentHash: hash, size: job.size });
-          this.photos.upsertFile({ photoId: photo.id, folderId: job.folderId, path: job.path, displayPath: job.displayPath, size: job.size, mtimeMs: job.mtimeMs, seenAt: scanStartedAt });
-          this.failures.clear(job.path);
-          return photo;
-        });
-        if (created) summary.added++;
-        else if (previous && previous.photoId !== id) summary.reindexed++;
-        else if (!previous) summary.moved++;
-        else summary.unchanged++;
-      } catch (e) {
-        summary.failed++;
-        this.failures.record(job.path, job.displayPath, job.folderId, 'unreadable', (e as Error).message, job.size, job.mtimeMs);
-      }
-    }
-    // Only a folder that was scanned to the end marks its unseen files gone: a vanished folder
-    // (an unplugged disk) keeps its photos.
-    for (const id of completedFolders) {
-      summary.gone += this.photos.markMissingFilesGone(id, scanStartedAt).photosGone;
-      this.folders.markScanned(id, scanStartedAt);
-    }
-
-    // Describe: everything pending, plus indexed photos whose descriptor is missing or stale.
-    const work = [...new Set([
-      ...this.photos.pendingPhotos(Number.MAX_SAFE_INTEGER).map((p) => p.id),
-      ...this.descriptors.staleOrMissing(this.descriptorModelId, Number.MAX_SAFE_INTEGER),
-    ])];
-    const describeProgress = this.progress('describe');
-    let described = 0;
-    let next = 0;
-    const concurrency = Math.max(1, this.options.concurrency ?? this.engine.pool.size * 2);
-    const worker = async () => {
-      while (next < work.length && !this.cancelled) {
-        await this.checkpoint().catch(() => undefined);
-        if (this.cancelled) break;
-        const photoId = work[next++];
-        const ok = await this.describePhoto(photoId, (current) => describeProgress(described, work.length, current));
-        if (!ok) summary.failed++;
-        describeProgress(++described, work.length);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, work.length)) }, worker));
+      // Describe: everything pending, plus indexed photos whose descriptor is missing or stale.
+      const work = [...new Set([
+        ...this.photos.pendingPhotos(Number.MAX_SAFE_INTEGER).map((p) => p.id),
+        ...this.descriptors.staleOrMissing(this.descriptorModelId, Number.MAX_SAFE_INTEGER),
+      ])];
+      const describeProgress = this.progress('describe');
+      let described = 0;
+      let next = 0;
+      const concurrency = Math.max(1, this.options.concurrency ?? this.engine.pool.size * 2);
+      const worker = async () => {
+        while (next < work.length && !this.cancelled) {
+          await this.checkpoint().catch(() => undefined);
+          if (this.cancelled) break;
+          const photoId = work[next++];
+          const ok = await this.describePhoto(photoId, (current) => describeProgress(described, work.length, current));
+          if (!ok) summary.failed++;
+          describeProgress(++described, work.length);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, work.length)) }, worker));
     } catch (e) {
       if (!(e instanceof IndexCancelledError)) throw e;
     }
