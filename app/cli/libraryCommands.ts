@@ -3,6 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { AUTO_WHITEN_MIN_PHOTOS, Library, type SearchHit } from '../library/library.js';
 import type { IndexProgress, IndexSummary } from '../library/indexer.js';
+import { positiveInt, regionOption } from './cliOptions.js';
 import { createProgressReporter } from './progressReporter.js';
 
 interface CommonOptions {
@@ -10,20 +11,6 @@ interface CommonOptions {
   model?: string;
   json?: boolean;
 }
-
-const positiveInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
-  return n;
-};
-
-const regionOption = (v: string) => {
-  const parts = v.split(',').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isFinite(p)) || parts[2] <= 0 || parts[3] <= 0) {
-    throw new InvalidArgumentError('--region takes x,y,width,height in image pixels');
-  }
-  return { x: parts[0], y: parts[1], width: parts[2], height: parts[3] };
-};
 
 async function withLibrary<T>(opts: CommonOptions & { autoWhiten?: boolean }, fn: (library: Library) => Promise<T>): Promise<T> {
   const library = await Library.open({ dbPath: opts.db, model: opts.model, autoWhiten: opts.autoWhiten });

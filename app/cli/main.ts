@@ -19,25 +19,13 @@ import { evaluateGroupsFolder, evaluateParis6kMini, type DatasetEvalReport } fro
 import { DEFAULT_EVAL_SETTINGS } from '../eval/retrievalEvaluation.js';
 import { userModelsDir } from '../paths.js';
 import { readSettings, updateSettings } from '../settings.js';
+import { positiveInt, positiveIntList, regionOption } from './cliOptions.js';
 import { registerLibraryCommands } from './libraryCommands.js';
 import { createProgressReporter } from './progressReporter.js';
 
 const program = new Command();
 program.name('sightline').description('Find every photo of the same place, building or object (R-MAC deep image retrieval).').showHelpAfterError();
 
-const intOption = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive whole number`);
-  return n;
-};
-const intList = (v: string) => v.split(',').map((s) => intOption('each size')(s.trim()));
-const regionOption = (v: string) => {
-  const parts = v.split(',').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isFinite(p)) || parts[2] <= 0 || parts[3] <= 0) {
-    throw new InvalidArgumentError('--region takes x,y,width,height in image pixels');
-  }
-  return { x: parts[0], y: parts[1], width: parts[2], height: parts[3] };
-};
 
 const model = program.command('model').description('list, add, choose and download descriptor models');
 
@@ -124,7 +112,7 @@ program.command('describe <image>')
   .description('compute the R-MAC descriptor of one photo (or of a region of it)')
   .option('--region <x,y,w,h>', 'describe only this box (image pixels)', regionOption)
   .option('--model <id|path>', 'model id, name or path')
-  .option('--scales <list>', 'long sides to run at, comma-separated (several = multi-resolution)', intList)
+  .option('--scales <list>', 'long sides to run at, comma-separated (several = multi-resolution)', positiveIntList)
   .option('--json', 'print the descriptor and the regions as JSON')
   .action(async (image: string, opts: { region?: { x: number; y: number; width: number; height: number }; model?: string; scales?: number[]; json?: boolean }) => {
     const engine = await DescriptorEngine.open(await resolveModel(opts.model), { workers: 1 });
@@ -143,8 +131,8 @@ program.command('describe <image>')
 program.command('whiten <folders...>')
   .description('fit the model\'s PCA-whitening on the photos in these folders and save it with the model')
   .option('--model <id|path>', 'model id, name or path')
-  .option('--dim <d>', 'whitened dimension', intOption('--dim'), 512)
-  .option('--scales <list>', 'long sides to pool regions at', intList, [512])
+  .option('--dim <d>', 'whitened dimension', positiveInt('--dim'), 512)
+  .option('--scales <list>', 'long sides to pool regions at', positiveIntList, [512])
   .option('--json', 'machine-readable output')
   .action(async (folders: string[], opts: { model?: string; dim: number; scales: number[]; json?: boolean }) => {
     const registered = await resolveModel(opts.model);
@@ -172,9 +160,9 @@ const evalCmd = program.command('eval').description('measure retrieval quality (
 const addEvalOptions = (cmd: Command) => cmd
   .requiredOption('--data <dir>', 'dataset folder')
   .option('--model <id|path>', 'model id, name or path')
-  .option('--long-side <px>', 'long side S of the network input', intOption('--long-side'), DEFAULT_EVAL_SETTINGS.longSide)
-  .option('--multires <list>', 'long sides summed for the multi-resolution variant', intList, DEFAULT_EVAL_SETTINGS.multiResolution)
-  .option('--whiten-dim <d>', 'whitened dimension', intOption('--whiten-dim'), DEFAULT_EVAL_SETTINGS.whiteningDim)
+  .option('--long-side <px>', 'long side S of the network input', positiveInt('--long-side'), DEFAULT_EVAL_SETTINGS.longSide)
+  .option('--multires <list>', 'long sides summed for the multi-resolution variant', positiveIntList, DEFAULT_EVAL_SETTINGS.multiResolution)
+  .option('--whiten-dim <d>', 'whitened dimension', positiveInt('--whiten-dim'), DEFAULT_EVAL_SETTINGS.whiteningDim)
   .option('--box-mode <mode>', 'crop: scale the query box to S; context: cut it from the photo scaled to S', DEFAULT_EVAL_SETTINGS.boxMode)
   .option('--whiten-on <dir>', 'fit whitening once on the photos under these folders (comma-separated) instead of leave-one-landmark-out')
   .option('--json', 'one JSON object on stdout');

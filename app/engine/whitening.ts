@@ -83,6 +83,15 @@ export async function fitWhitening(vectors: Float32Array, count: number, channel
   };
 }
 
+/** fitWhitening over separate vectors of one length (region vectors, say), stacked into one block. */
+export async function fitWhiteningOnVectors(vectors: readonly Float32Array[], options: FitWhiteningOptions = {}): Promise<Whitening> {
+  if (vectors.length < 2) throw new RangeError(`fitWhitening needs at least 2 vectors, got ${vectors.length}`);
+  const channels = vectors[0].length;
+  const data = new Float32Array(vectors.length * channels);
+  vectors.forEach((v, i) => data.set(v, i * channels));
+  return fitWhitening(data, vectors.length, channels, options);
+}
+
 /** y = P (x − μ). */
 export function applyWhitening(w: Whitening, x: Float32Array): Float32Array {
   if (x.length !== w.channels) throw new RangeError(`whitening expects ${w.channels}-d vectors, got ${x.length}`);

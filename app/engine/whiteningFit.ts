@@ -2,7 +2,7 @@
 // the model, where DescriptorEngine picks it up. The set must not be the one searched in an
 // evaluation (DESIGN.md §1.1 step 5); in the product it is the user's own library.
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
-import { fitWhitening, saveWhitening, type Whitening } from './whitening.js';
+import { fitWhiteningOnVectors, saveWhitening, type Whitening } from './whitening.js';
 
 export interface PhotoDescriber {
   describe(source: string, options?: DescribeOptions): Promise<RawDescription>;
@@ -41,10 +41,7 @@ export async function fitWhiteningOnPhotos(
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, files.length) }, worker));
   if (vectors.length < 2) throw new Error(`no usable photos to fit whitening on (${skipped.length} skipped)`);
-  const channels = vectors[0].length;
-  const data = new Float32Array(vectors.length * channels);
-  vectors.forEach((v, i) => data.set(v, i * channels));
-  const whitening = await fitWhitening(data, vectors.length, channels, {
+  const whitening = await fitWhiteningOnVectors(vectors, {
     dim: options.dim,
     epsilon: options.epsilon,
     fittedOn: options.label ?? `${photos} photos`,

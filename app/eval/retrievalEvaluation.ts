@@ -4,7 +4,7 @@
 import type { DescribeOptions, RawDescription } from '../engine/featureExtractor.js';
 import type { PixelBox } from '../engine/imageInput.js';
 import { aggregateMac, aggregateRmac, aggregateRmacMany, type ScaleDescription } from '../engine/rmacDescriptor.js';
-import { fitWhitening, type Whitening } from '../engine/whitening.js';
+import { fitWhiteningOnVectors, type Whitening } from '../engine/whitening.js';
 import { averagePrecision, meanAveragePrecision } from './averagePrecision.js';
 import { averageQueryExpansion, databaseSideAugmentation, rankByDotProduct } from './queryExpansion.js';
 
@@ -209,10 +209,7 @@ async function fitOnRegions(images: ScaleDescription[][], settings: EvalSettings
   const vectors: Float32Array[] = [];
   for (const scales of images) for (const s of scales) for (const r of s.regions) vectors.push(r.vector);
   if (vectors.length < 2) throw new Error(`not enough images to fit whitening (${fittedOn})`);
-  const c = vectors[0].length;
-  const data = new Float32Array(vectors.length * c);
-  vectors.forEach((v, i) => data.set(v, i * c));
-  return fitWhitening(data, vectors.length, c, { dim: settings.whiteningDim, epsilon: settings.whiteningEpsilon, fittedOn });
+  return fitWhiteningOnVectors(vectors, { dim: settings.whiteningDim, epsilon: settings.whiteningEpsilon, fittedOn });
 }
 
 function stack(rows: Float32Array[]): { data: Float32Array; n: number; d: number } {

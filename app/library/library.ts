@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
-import { fitWhitening, saveWhitening } from '../engine/whitening.js';
+import { fitWhiteningOnVectors, saveWhitening } from '../engine/whitening.js';
 import { neighbourGraphAbove } from '../search/neighbourGraph.js';
 import { nearIdenticalScore } from '../search/pixelVerification.js';
 import { runLimited } from '../eval/retrievalEvaluation.js';
@@ -168,10 +168,7 @@ export class Library {
       onProgress?.({ phase: 'whiten', done, total: sample.length, rate, eta: (sample.length - done) / rate, current: file?.displayPath });
     });
     if (vectors.length < 2) return;
-    const channels = vectors[0].length;
-    const data = new Float32Array(vectors.length * channels);
-    vectors.forEach((v, i) => data.set(v, i * channels));
-    const whitening = await fitWhitening(data, vectors.length, channels, { fittedOn: `${sample.length} photos of the library ${this.dbPath}` });
+    const whitening = await fitWhiteningOnVectors(vectors, { fittedOn: `${sample.length} photos of the library ${this.dbPath}` });
     await saveWhitening(whitening, whiteningPathFor(this.engine.model));
     const previous = this.engine;
     this.engineInUse = await DescriptorEngine.open(previous.model, { workers: this.options.workers, scales: [this.options.longSide ?? 512], whitening });
