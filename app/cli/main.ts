@@ -13,7 +13,8 @@ import { builtinDefaultModelId, defaultRegistry, resolveModel } from '../engine/
 import { prepareDefaultModel } from '../engine/defaultModel.js';
 import { ensureRecommendedModel, formatDownloadProgress, isRecommendedAlpha, RECOMMENDED_ALPHAS, ModelDownloadError } from '../engine/recommendedModel.js';
 import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
-import { fitWhiteningOnPhotos, saveWhitening } from '../engine/whiteningFit.js';
+import { fitWhiteningOnPhotos } from '../engine/whiteningFit.js';
+import { saveWhitening } from '../engine/whitening.js';
 import { groupsProtocol } from '../eval/protocols.js';
 import { evaluateGroupsFolder, evaluateParis6kMini, type DatasetEvalReport } from '../eval/datasetEvaluation.js';
 import { DEFAULT_EVAL_SETTINGS } from '../eval/retrievalEvaluation.js';

@@ -2,7 +2,7 @@
 // the model, where DescriptorEngine picks it up. The set must not be the one searched in an
 // evaluation (DESIGN.md §1.1 step 5); in the product it is the user's own library.
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
-import { fitWhiteningOnVectors, saveWhitening, type Whitening } from './whitening.js';
+import { fitWhiteningOnVectors, type Whitening } from './whitening.js';
 
 export interface PhotoDescriber {
   describe(source: string, options?: DescribeOptions): Promise<RawDescription>;
@@ -48,5 +48,3 @@ export async function fitWhiteningOnPhotos(
   });
   return { whitening, photos, regions: vectors.length, skipped };
 }
-
-export { saveWhitening };
