@@ -22,6 +22,7 @@ import { userModelsDir } from '../paths.js';
 import { readSettings, updateSettings } from '../settings.js';
 import { positiveInt, positiveIntList, regionOption } from './cliOptions.js';
 import { registerLibraryCommands } from './libraryCommands.js';
+import { registerServeCommand } from './serveCommand.js';
 import { createProgressReporter } from './progressReporter.js';
 
 const program = new Command();
@@ -223,6 +224,7 @@ gpu.command('install-cuda')
   });
 
 registerLibraryCommands(program);
+registerServeCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`sightline: ${e.message}`);

@@ -51,7 +51,10 @@ export function openLibraryDatabase(file: string, opts: OpenLibraryDatabaseOptio
   const inMemory = file === ':memory:' || file === '';
   if (!readonly && !inMemory) fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
 
-  const db = new Sqlite(file, { readonly, fileMustExist: readonly, timeout: 5000 });
+  // Electron runs a different ABI than the Node that tests and the CLI use: the desktop app points
+  // SIGHTLINE_SQLITE_BINDING at its own build of the addon, leaving node_modules' build untouched.
+  const nativeBinding = process.env.SIGHTLINE_SQLITE_BINDING || undefined;
+  const db = new Sqlite(file, { readonly, fileMustExist: readonly, timeout: 5000, nativeBinding });
   try {
     // SQLite opens lazily: a file that is not a database is only detected at its first read, which
     // is here. Translate that one error, name the file, and let anything else through unchanged.

@@ -133,4 +133,24 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE photos ADD COLUMN tiny BLOB;
     `,
   },
+  {
+    version: 3,
+    name: 'files moved to the trash by duplicate decisions',
+    // Where each file went, so undoing the decision can put it back (from a .sightline-trash
+    // folder; the OS trash has no restore API, so those rows only say where to look).
+    sql: /* sql */ `
+      CREATE TABLE trashed_files (
+        id            INTEGER PRIMARY KEY,
+        decision_id   INTEGER NOT NULL REFERENCES duplicate_decisions (id) ON DELETE CASCADE,
+        photo_id      INTEGER NOT NULL,
+        path          BLOB NOT NULL,
+        display_path  TEXT NOT NULL,
+        trash_kind    TEXT NOT NULL CHECK (trash_kind IN ('os', 'folder')),
+        trash_path    TEXT,
+        trashed_at    TEXT NOT NULL,
+        restored_at   TEXT
+      ) STRICT;
+      CREATE INDEX trashed_files_decision ON trashed_files (decision_id);
+    `,
+  },
 ];

@@ -1,0 +1,379 @@
+// The one contract between the UI and the core (DESIGN.md §2). Every call and every event is
+// declared here as a zod schema, so the same definitions type the renderer's client, validate
+// payloads at both transports (Electron IPC and the `serve` HTTP server) and document the API.
+// This file is imported by the renderer's browser bundle: it must import nothing but zod.
+import { z } from 'zod';
+
+const photoId = z.number().int().positive();
+const finite = z.number().finite();
+
+/** A box in the oriented original photo's pixels. */
+export const PixelBoxSchema = z
+  .object({ x: finite.min(0), y: finite.min(0), width: finite.positive(), height: finite.positive() })
+  .strict();
+export type PixelBox = z.infer<typeof PixelBoxSchema>;
+
+export const IndexPhaseSchema = z.enum(['scan', 'hash', 'describe', 'whiten', 'done']);
+
+export const IndexProgressSchema = z.object({
+  phase: IndexPhaseSchema,
+  done: z.number().int().min(0),
+  total: z.number().int().min(0),
+  current: z.string().optional(),
+  /** Photos per second over the phase so far. */
+  rate: finite,
+  /** Seconds left in the phase; null while unknown. */
+  eta: finite.nullable(),
+});
+export type IndexProgress = z.infer<typeof IndexProgressSchema>;
+
+export const IndexSummarySchema = z.object({
+  scanned: z.number().int(),
+  added: z.number().int(),
+  reindexed: z.number().int(),
+  unchanged: z.number().int(),
+  moved: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int(),
+  gone: z.number().int(),
+  cancelled: z.boolean(),
+  seconds: finite,
+});
+export type IndexSummary = z.infer<typeof IndexSummarySchema>;
+
+export const IndexingStateSchema = z.object({
+  state: z.enum(['idle', 'running', 'paused', 'cancelling']),
+  progress: IndexProgressSchema.nullable(),
+  /** The last finished run, if any in this session. */
+  lastSummary: IndexSummarySchema.nullable(),
+  /** Why the last run stopped, when it failed as a whole (one bad photo never does). */
+  lastError: z.string().nullable(),
+});
+export type IndexingState = z.infer<typeof IndexingStateSchema>;
+
+export const FolderSchema = z.object({
+  id: z.number().int(),
+  path: z.string(),
+  addedAt: z.string(),
+  lastScanAt: z.string().nullable(),
+  status: z.enum(['ok', 'missing', 'unreadable']),
+  error: z.string().nullable(),
+});
+export type Folder = z.infer<typeof FolderSchema>;
+
+export const ModelInfoSchema = z.object({
+  /** Descriptor version: the model id, plus the whitening's fingerprint when whitened. */
+  id: z.string(),
+  name: z.string(),
+  dimension: z.number().int(),
+  whitened: z.boolean(),
+  /** 'grid': R-MAC's rigid grid; 'rpn': regions from a trained Region Proposal Network. */
+  regions: z.enum(['grid', 'rpn']),
+  /** onnxruntime execution providers in use, best first (e.g. ['cuda', 'cpu']). */
+  executionProviders: z.array(z.string()),
+});
+export type ModelInfo = z.infer<typeof ModelInfoSchema>;
+
+export const StatusSchema = z.object({
+  database: z.string(),
+  model: ModelInfoSchema,
+  photos: z.object({ pending: z.number().int(), indexed: z.number().int(), failed: z.number().int(), gone: z.number().int() }),
+  failures: z.number().int(),
+  folders: z.array(FolderSchema),
+  indexing: IndexingStateSchema,
+  /** Where "move to trash" puts files: the OS trash (Electron) or a .sightline-trash folder. */
+  trash: z.enum(['os', 'folder']),
+});
+export type Status = z.infer<typeof StatusSchema>;
+
+export const PhotoSummarySchema = z.object({
+  id: photoId,
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  takenAt: z.string().nullable(),
+  /** The first present file's path as shown to the user; '' when no file is present. */
+  path: z.string(),
+  name: z.string(),
+  status: z.enum(['pending', 'indexed', 'failed', 'gone']),
+});
+export type PhotoSummary = z.infer<typeof PhotoSummarySchema>;
+
+export const PhotoDetailSchema = PhotoSummarySchema.extend({
+  contentHash: z.string(),
+  size: z.number().int(),
+  format: z.string().nullable(),
+  cameraMake: z.string().nullable(),
+  cameraModel: z.string().nullable(),
+  gpsLat: finite.nullable(),
+  gpsLon: finite.nullable(),
+  sharpness: finite.nullable(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  files: z.array(z.object({ path: z.string(), present: z.boolean(), size: z.number().int() })),
+});
+export type PhotoDetail = z.infer<typeof PhotoDetailSchema>;
+
+export const PhotoPageSchema = z.object({ total: z.number().int(), offset: z.number().int(), items: z.array(PhotoSummarySchema) });
+export type PhotoPage = z.infer<typeof PhotoPageSchema>;
+
+export const FailureSchema = z.object({ path: z.string(), code: z.string(), message: z.string(), at: z.string() });
+export type Failure = z.infer<typeof FailureSchema>;
+
+/** What a search or a heatmap compares against: an indexed photo or an image the user dropped in. */
+export const QuerySchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('photo'), photoId, box: PixelBoxSchema.optional() }).strict(),
+  z.object({ kind: z.literal('upload'), uploadId: z.string().regex(/^[0-9a-f]{32}$/), box: PixelBoxSchema.optional() }).strict(),
+]);
+export type Query = z.infer<typeof QuerySchema>;
+
+export const SearchHitSchema = z.object({
+  photoId,
+  score: finite,
+  path: z.string(),
+  name: z.string(),
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const SearchResultSchema = z.object({
+  query: QuerySchema,
+  hits: z.array(SearchHitSchema),
+  /** Milliseconds the core spent, query description included. */
+  ms: finite,
+});
+export type SearchResult = z.infer<typeof SearchResultSchema>;
+
+export const HeatRegionSchema = z.object({
+  box: PixelBoxSchema,
+  /** Its contribution to the score (query side: region · result descriptor / ‖Σ regions‖). */
+  heat: finite,
+});
+
+export const MatchHeatmapSchema = z.object({
+  score: finite,
+  query: z.object({ width: z.number().int(), height: z.number().int(), regions: z.array(HeatRegionSchema) }),
+  result: z.object({ width: z.number().int(), height: z.number().int(), regions: z.array(HeatRegionSchema) }),
+  /** The region pairs that add most to the score, largest first. Indexes into the regions above. */
+  pairs: z.array(z.object({ query: z.number().int(), result: z.number().int(), contribution: finite })),
+});
+export type MatchHeatmap = z.infer<typeof MatchHeatmapSchema>;
+
+export const RegionOverlaySchema = z.object({
+  kind: z.enum(['grid', 'rpn']),
+  /** What the UI shows as the overlay's legend. */
+  label: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  /** weight: the region's share of the photo's descriptor; objectness: the RPN's score (rpn only). */
+  regions: z.array(z.object({ box: PixelBoxSchema, weight: finite, objectness: finite.nullable() })),
+});
+export type RegionOverlay = z.infer<typeof RegionOverlaySchema>;
+
+export const DuplicateTierSchema = z.enum(['exact', 'near', 'similar']);
+export type DuplicateTier = z.infer<typeof DuplicateTierSchema>;
+
+export const DuplicateMemberSchema = z.object({
+  photoId,
+  /** Similarity to the group's centre. */
+  score: finite,
+  path: z.string(),
+  name: z.string(),
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  size: z.number().int(),
+  format: z.string().nullable(),
+  sharpness: finite.nullable(),
+  takenAt: z.string().nullable(),
+});
+export type DuplicateMember = z.infer<typeof DuplicateMemberSchema>;
+
+export const DuplicateGroupSchema = z.object({
+  key: z.string(),
+  tier: DuplicateTierSchema,
+  /** The keeper first. */
+  members: z.array(DuplicateMemberSchema),
+  keeper: photoId,
+  keeperReason: z.string(),
+});
+export type DuplicateGroup = z.infer<typeof DuplicateGroupSchema>;
+
+export const DuplicateGroupsSchema = z.object({ rule: z.string(), groups: z.array(DuplicateGroupSchema) });
+export type DuplicateGroups = z.infer<typeof DuplicateGroupsSchema>;
+
+export const DecisionResultSchema = z.object({
+  decisionId: z.number().int(),
+  /** Files moved to the trash (trash_others only). */
+  trashed: z.array(z.string()),
+  /** Files that could not be moved, with why; the decision is still recorded for the rest. */
+  trashFailures: z.array(z.object({ path: z.string(), reason: z.string() })),
+});
+export type DecisionResult = z.infer<typeof DecisionResultSchema>;
+
+export const UndoResultSchema = z.object({
+  undone: z.boolean(),
+  /** Files put back from a .sightline-trash folder. */
+  restored: z.array(z.string()),
+  /** Files that cannot be put back automatically (e.g. they went to the OS trash), with why. */
+  notRestored: z.array(z.object({ path: z.string(), reason: z.string() })),
+});
+export type UndoResult = z.infer<typeof UndoResultSchema>;
+
+export const PlaceSchema = z.object({
+  representative: photoId,
+  count: z.number().int(),
+  members: z.array(photoId),
+  cohesion: finite,
+});
+export type Place = z.infer<typeof PlaceSchema>;
+
+/** Images dropped into the UI travel as base64 (both transports carry JSON-safe values). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+const empty = z.object({}).strict();
+
+/** Every call: its input and output. Method names are the IPC channel / HTTP route suffixes. */
+export const apiMethods = {
+  getStatus: { input: empty, output: StatusSchema },
+  listFolders: { input: empty, output: z.array(FolderSchema) },
+  /** Adds a folder and starts indexing it. */
+  addFolder: { input: z.object({ path: z.string().min(1).max(4096) }).strict(), output: FolderSchema },
+  /** Forgets a folder; its photos' descriptors and decisions stay, keyed by content. */
+  removeFolder: { input: z.object({ folderId: z.number().int().positive() }).strict(), output: z.object({ removed: z.boolean() }) },
+  /** Re-indexes every folder (a reconciliation: unchanged files cost a stat). */
+  startIndexing: { input: empty, output: IndexingStateSchema },
+  pauseIndexing: { input: empty, output: IndexingStateSchema },
+  resumeIndexing: { input: empty, output: IndexingStateSchema },
+  cancelIndexing: { input: empty, output: IndexingStateSchema },
+  listFailures: {
+    input: z.object({ offset: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(1000).default(200) }).strict(),
+    output: z.object({ total: z.number().int(), items: z.array(FailureSchema) }),
+  },
+  listPhotos: {
+    input: z
+      .object({
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(2000).default(500),
+        sort: z.enum(['date', 'folder']).default('date'),
+        direction: z.enum(['asc', 'desc']).default('desc'),
+      })
+      .strict(),
+    output: PhotoPageSchema,
+  },
+  getPhoto: { input: z.object({ photoId }).strict(), output: PhotoDetailSchema },
+  search: {
+    input: z
+      .object({ query: QuerySchema, top: z.number().int().min(1).max(1000).default(60), qe: z.number().int().min(0).max(50).default(0) })
+      .strict(),
+    output: SearchResultSchema,
+  },
+  /** Keeps an outside image in the core for a while, so searches and heatmaps can refer to it. */
+  uploadImage: {
+    input: z.object({ name: z.string().max(1024), dataBase64: z.string().min(1).max(Math.ceil(MAX_UPLOAD_BYTES / 3) * 4) }).strict(),
+    output: z.object({ uploadId: z.string(), width: z.number().int(), height: z.number().int() }),
+  },
+  matchHeatmap: {
+    input: z.object({ query: QuerySchema, resultPhotoId: photoId, pairs: z.number().int().min(0).max(50).default(8) }).strict(),
+    output: MatchHeatmapSchema,
+  },
+  regionOverlay: { input: z.object({ photoId }).strict(), output: RegionOverlaySchema },
+  duplicateGroups: { input: z.object({ tier: DuplicateTierSchema.optional() }).strict(), output: DuplicateGroupsSchema },
+  /**
+   * keep_all: the group is resolved, every photo stays. trash_others: the keeper stays, the others'
+   * files go to the trash (never a hard delete). not_duplicates: these photos are not duplicates.
+   */
+  decideDuplicates: {
+    input: z
+      .object({
+        action: z.enum(['keep_all', 'trash_others', 'not_duplicates']),
+        members: z.array(photoId).min(2).max(10_000),
+        keeper: photoId.optional(),
+      })
+      .strict()
+      .refine((d) => d.action !== 'trash_others' || d.keeper !== undefined, { message: 'trash_others needs a keeper', path: ['keeper'] })
+      .refine((d) => d.keeper === undefined || d.members.includes(d.keeper), { message: 'the keeper must be one of the members', path: ['keeper'] }),
+    output: DecisionResultSchema,
+  },
+  undoDecision: { input: z.object({ decisionId: z.number().int().positive() }).strict(), output: UndoResultSchema },
+  places: { input: empty, output: z.object({ places: z.array(PlaceSchema) }) },
+} as const;
+
+export type ApiMethod = keyof typeof apiMethods;
+export type ApiInput<M extends ApiMethod> = z.input<(typeof apiMethods)[M]['input']>;
+export type ApiParsedInput<M extends ApiMethod> = z.output<(typeof apiMethods)[M]['input']>;
+export type ApiOutput<M extends ApiMethod> = z.output<(typeof apiMethods)[M]['output']>;
+
+/** What a client calls. Inputs may omit defaulted fields. */
+export type SightlineApi = { [M in ApiMethod]: (input: ApiInput<M>) => Promise<ApiOutput<M>> };
+
+/** What the core implements: it receives inputs with defaults applied. */
+export type SightlineApiHandlers = { [M in ApiMethod]: (input: ApiParsedInput<M>) => Promise<ApiOutput<M>> };
+
+export const API_METHOD_NAMES = Object.keys(apiMethods) as ApiMethod[];
+
+export function isApiMethod(name: unknown): name is ApiMethod {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(apiMethods, name);
+}
+
+/** Events the core pushes to every window. */
+export const ApiEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('indexing'), indexing: IndexingStateSchema }),
+  /** Photos, folders or decisions changed: views showing them should reload. */
+  z.object({ type: z.literal('libraryChanged'), reason: z.enum(['indexed', 'folders', 'decisions', 'trash']) }),
+]);
+export type ApiEvent = z.infer<typeof ApiEventSchema>;
+
+export const ApiErrorCodeSchema = z.enum(['bad_request', 'not_found', 'conflict', 'unavailable', 'forbidden', 'internal']);
+export type ApiErrorCode = z.infer<typeof ApiErrorCodeSchema>;
+
+/** What a transport returns for a call: never a thrown exception across the boundary. */
+export const ApiResponseSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), value: z.unknown() }),
+  z.object({ ok: z.literal(false), error: z.object({ code: ApiErrorCodeSchema, message: z.string() }) }),
+]);
+export type ApiResponse = z.infer<typeof ApiResponseSchema>;
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Media the core serves by photo id only: thumbnails (256 px WebP) and full images (JPEG, ≤ 2048 px). */
+export type MediaKind = 'thumb' | 'image';
+export const MEDIA_KINDS: readonly MediaKind[] = ['thumb', 'image'];
+/** Long side of the full image the viewer shows; boxes are always in original pixels. */
+export const VIEWER_IMAGE_LONG_SIDE = 2048;
+
+/** Electron: the custom protocol for media, `sightline-media://thumb/123`. */
+export const MEDIA_PROTOCOL = 'sightline-media';
+/** Electron IPC channels. */
+export const IPC_CALL_CHANNEL = 'sightline:call';
+export const IPC_EVENT_CHANNEL = 'sightline:event';
+/** What the preload exposes on `window`, through contextBridge. */
+export const BRIDGE_GLOBAL = 'sightline';
+
+/** The preload's bridge: the only thing the renderer sees of Electron. */
+export interface SightlineBridge {
+  call(method: ApiMethod, input: unknown): Promise<ApiResponse>;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+  /** The native folder picker; null when the user cancels. */
+  pickFolder(): Promise<string | null>;
+  mediaUrl(kind: MediaKind, photoId: number): string;
+}
+
+/** HTTP (serve mode): the header (or `t` query parameter for media and the WebSocket) holding the token. */
+export const TOKEN_HEADER = 'x-sightline-token';
+export const TOKEN_QUERY = 't';
+/** The served index.html carries the token in `<meta name="sightline-token" content="…">`. */
+export const TOKEN_META = 'sightline-token';
+/** HTTP routes of serve mode: POST `${API_PREFIX}<method>` with the JSON input as body. */
+export const API_PREFIX = '/api/';
+/** WebSocket for events: `${EVENTS_PATH}?t=<token>`, each message one ApiEvent as JSON. */
+export const EVENTS_PATH = '/api/events';
+/** GET `${MEDIA_PREFIX}<kind>/<photoId>?t=<token>`. */
+export const MEDIA_PREFIX = '/media/';
