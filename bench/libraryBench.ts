@@ -82,7 +82,7 @@ function syntheticMatrix(n: number, dim: number): DescriptorMatrix {
   return m;
 }
 
-async function scale(tmp: string): Promise<string[]> {
+export async function scale(tmp: string): Promise<string[]> {
   const n = 100_000;
   const dim = 512;
   // Write 100k synthetic descriptors through the real store, then measure in a fresh process.

@@ -25,8 +25,18 @@ export interface OnnxValueInfo {
   name: string;
   shape: Array<number | string>;
   /** Element type (default float32). */
-  elemType?: 'float32' | 'int64';
+  elemType?: OnnxElemType;
 }
+
+export type OnnxElemType = 'float32' | 'int64' | 'int32' | 'int8' | 'uint8';
+
+const ELEM_TYPES: Record<OnnxElemType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int64: onnx.TensorProto.DataType.INT64,
+  int32: onnx.TensorProto.DataType.INT32,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint8: onnx.TensorProto.DataType.UINT8,
+};
 
 export const ONNX_OPSET = 13;
 
@@ -120,7 +130,7 @@ function valueInfo(v: OnnxValueInfo) {
     name: v.name,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
-        elemType: v.elemType === 'int64' ? onnx.TensorProto.DataType.INT64 : onnx.TensorProto.DataType.FLOAT,
+        elemType: ELEM_TYPES[v.elemType ?? 'float32'],
         shape: onnx.TensorShapeProto.create({
           dim: v.shape.map((d) => (typeof d === 'number' && d >= 0
             ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })

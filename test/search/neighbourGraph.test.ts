@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DescriptorMatrix } from '../../app/search/descriptorMatrix.js';
-import { neighbourGraphAbove } from '../../app/search/neighbourGraph.js';
+import { neighbourGraphAbove, quantisationMargin } from '../../app/search/neighbourGraph.js';
 
 function clustered(n: number, d: number, seed = 3): DescriptorMatrix {
   let s = seed;
@@ -15,21 +15,47 @@ function clustered(n: number, d: number, seed = 3): DescriptorMatrix {
   return m;
 }
 
-describe('neighbourGraphAbove (blocked onnxruntime products)', () => {
+function expectSameLists(got: Awaited<ReturnType<typeof neighbourGraphAbove>>, want: ReturnType<DescriptorMatrix['allPairsAbove']>): void {
+  expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
+  expect(Array.from(got.counts)).toEqual(Array.from(want.counts));
+  for (let r = 0; r < want.ids.length; r++) {
+    for (let j = 0; j < want.counts[r]; j++) {
+      const p = r * want.k + j;
+      expect(got.neighbours[p]).toBe(want.neighbours[p]);
+      expect(got.scores[p]).toBeCloseTo(want.scores[p], 5);
+    }
+  }
+}
+
+describe('neighbourGraphAbove (blocked onnxruntime int8 products, exact rescoring)', () => {
   it('gives the same lists as the exact JS all-pairs scan, across block boundaries', async () => {
     const m = clustered(700, 48);
     const want = m.allPairsAbove(0.6, 5);
     const got = await neighbourGraphAbove(m, 0.6, 5, { block: 128 });
-    expect(Array.from(got.ids)).toEqual(Array.from(want.ids));
-    expect(Array.from(got.counts)).toEqual(Array.from(want.counts));
-    for (let r = 0; r < want.ids.length; r++) {
-      for (let j = 0; j < want.counts[r]; j++) {
-        const p = r * want.k + j;
-        // float32 GEMM vs the JS loop: identical neighbours, scores within rounding.
-        expect(got.neighbours[p]).toBe(want.neighbours[p]);
-        expect(got.scores[p]).toBeCloseTo(want.scores[p], 5);
-      }
+    // int8 shortlist, float32 rescoring vs the JS loop: identical neighbours, scores within rounding.
+    expectSameLists(got, want);
+  });
+
+  it('loses no pair when thousands of scores crowd the threshold (512-d, threshold at the median score)', async () => {
+    const m = clustered(600, 512, 11);
+    const scores: number[] = [];
+    const rows = m.rows();
+    for (let i = 0; i < 600; i += 7) for (let j = i + 1; j < 600; j += 5) {
+      let s = 0;
+      for (let c = 0; c < 512; c++) s += rows[i * 512 + c] * rows[j * 512 + c];
+      scores.push(s);
     }
+    scores.sort((a, b) => a - b);
+    const threshold = scores[scores.length >> 1];
+    const near = scores.filter((s) => Math.abs(s - threshold) < 0.01).length;
+    expect(near).toBeGreaterThan(100);
+    expectSameLists(await neighbourGraphAbove(m, threshold, 25, { block: 200 }), m.allPairsAbove(threshold, 25));
+  });
+
+  it('keeps the shortlist margin small for unit vectors and growing with the largest component', () => {
+    expect(quantisationMargin(0.25)).toBeLessThan(0.025);
+    expect(quantisationMargin(1)).toBeGreaterThan(quantisationMargin(0.5));
+    expect(quantisationMargin(0.5)).toBeCloseTo(2 * quantisationMargin(0.25), 10);
   });
 
   it('handles empty and single-row matrices', async () => {
