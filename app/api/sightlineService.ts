@@ -221,6 +221,7 @@ export class SightlineService implements SightlineApiHandlers {
       this.library.photos.markOrphansGone();
       return done;
     });
+    this.library.dropUnindexedFromSearch();
     this.rewatch();
     this.emit({ type: 'libraryChanged', reason: 'folders' });
     return { removed };
@@ -448,6 +449,7 @@ export class SightlineService implements SightlineApiHandlers {
         trashed.push(...outcome.trashed);
         trashFailures.push(...outcome.failures);
       }
+      this.library.dropUnindexedFromSearch();
     }
     // Every change clears the caches (libraryChanged), but the groups need not be recomputed for a
     // decision: the ones it settles are dropped from the cached answer.

@@ -52,6 +52,8 @@ export interface IndexerOptions {
   /** Our own data dir, never indexed even if it sits inside a library folder. */
   skipDirs?: string[];
   onProgress?: (p: IndexProgress) => void;
+  /** Each descriptor as it is committed, so an in-memory search matrix can follow without a reload. */
+  onDescribed?: (photoId: number, vector: Float32Array) => void;
 }
 
 interface HashJob {
@@ -274,6 +276,7 @@ export class Indexer {
         });
         this.failures.clear(file.path);
       });
+      this.options.onDescribed?.(photoId, descriptor.global);
       return true;
     } catch (e) {
       const code = isImageInputError(e) ? e.code : (e as Error).name === 'EngineWorkerCrashError' ? 'engine-crash' : 'error';

@@ -132,17 +132,28 @@ export class Library {
   }
 
   private async runIndexer(folders: string[], onProgress?: (p: IndexProgress) => void): Promise<IndexSummary> {
+    const matrix = this.matrix;
     this.indexer = new Indexer(this.db, this.engine, this.thumbnails, {
       longSide: this.options.longSide,
       skipDirs: [path.dirname(this.dbPath)],
       onProgress,
+      onDescribed: (id, vector) => matrix?.upsert(id, vector),
     });
     try {
       return await this.indexer.index(folders);
     } finally {
       this.indexer = undefined;
-      this.matrix = undefined;
+      this.dropUnindexedFromSearch();
     }
+  }
+
+  /**
+   * The search matrix follows the library incrementally (the indexer upserts each new descriptor);
+   * photos that stopped being 'indexed' — gone, failed on re-index, trashed — leave it here.
+   */
+  dropUnindexedFromSearch(): void {
+    if (!this.matrix) return;
+    for (const id of this.photos.idsNotIndexed()) this.matrix.remove(id);
   }
 
   /**

@@ -96,6 +96,8 @@ describe('Library', () => {
 
   it('keeps a moved photo (same content, new name) and marks a deleted one gone', async () => {
     const before = library.status().photos;
+    const matrix = library.descriptorMatrix();
+    const sizeBefore = matrix.size;
     const eiffelLinks = (await fs.readdir(path.join(folder, 'eiffel'))).sort();
     await fs.rename(path.join(folder, 'eiffel', eiffelLinks[2]), path.join(folder, 'louvre', `moved-${eiffelLinks[2]}`));
     await fs.rm(path.join(folder, 'eiffel', eiffelLinks[3]));
@@ -104,6 +106,11 @@ describe('Library', () => {
     const after = library.status().photos;
     expect(after.indexed).toBe(before.indexed - 1);
     expect(after.gone).toBe(1);
+    // The search matrix followed without a reload: same object, the gone photo taken out.
+    expect(library.descriptorMatrix()).toBe(matrix);
+    expect(matrix.size).toBe(sizeBefore - 1);
+    const goneId = library.photos.idsNotIndexed().find((id) => library.photos.get(id)?.status === 'gone')!;
+    expect(matrix.has(goneId)).toBe(false);
   });
 
   it('never groups a pair the user marked "not duplicates" again', async () => {
@@ -129,6 +136,8 @@ describe('Library', () => {
     const watch = library.watch([folder], { onIndexed: (s) => indexed.push(s.added) }, { debounceMs: 200, settleMs: 200 });
     await watch.ready;
     const before = library.status().photos.indexed;
+    const matrix = library.descriptorMatrix();
+    const sizeBefore = matrix.size;
     const newcomer = (await fs.readdir(LOUVRE)).sort()[20];
     await fs.symlink(path.join(LOUVRE, newcomer), path.join(folder, 'louvre', newcomer));
     const deadline = Date.now() + 30_000;
@@ -136,6 +145,9 @@ describe('Library', () => {
     await watch.close();
     expect(indexed.some((n) => n === 1)).toBe(true);
     expect(library.status().photos.indexed).toBe(before + 1);
+    // Added to the search matrix as it was described, not by reloading every descriptor.
+    expect(library.descriptorMatrix()).toBe(matrix);
+    expect(matrix.size).toBe(sizeBefore + 1);
   });
 
   it('can be paused, resumed and cancelled while indexing', async () => {

@@ -105,6 +105,7 @@ export class PhotoRepository {
   private readonly byId: Sqlite.Statement<[number], PhotoRow>;
   private readonly byHash: Sqlite.Statement<[string], PhotoRow>;
   private readonly statusCounts: Sqlite.Statement<[], { status: PhotoStatus; n: number }>;
+  private readonly notIndexed: Sqlite.Statement<[], number>;
   private readonly indexed: Sqlite.Statement<[Record<string, unknown>]>;
   private readonly failed: Sqlite.Statement<[string, string, string, number]>;
   private readonly status: Sqlite.Statement<[PhotoStatus, string, number]>;
@@ -130,6 +131,7 @@ export class PhotoRepository {
     this.byId = db.prepare(`SELECT ${PHOTO_COLUMNS} FROM photos p WHERE p.id = ?`);
     this.byHash = db.prepare(`SELECT ${PHOTO_COLUMNS} FROM photos p WHERE p.content_hash = ?`);
     this.statusCounts = db.prepare(`SELECT status, count(*) AS n FROM photos GROUP BY status`);
+    this.notIndexed = db.prepare<[], number>(`SELECT id FROM photos WHERE status <> 'indexed'`).pluck();
     this.indexed = db.prepare(
       `UPDATE photos SET status = 'indexed', width = @width, height = @height, format = @format, taken_at = @takenAt,
          camera_make = @cameraMake, camera_model = @cameraModel, gps_lat = @gpsLat, gps_lon = @gpsLon,
@@ -202,6 +204,11 @@ export class PhotoRepository {
     const params: Record<string, unknown> = { limit: opts.limit, offset: opts.offset ?? 0 };
     if (opts.status) params.status = opts.status;
     return stmt.all(params);
+  }
+
+  /** Ids of every photo that is pending, failed or gone (few, next to the indexed ones). */
+  idsNotIndexed(): number[] {
+    return this.notIndexed.all();
   }
 
   countByStatus(): Record<PhotoStatus, number> {
