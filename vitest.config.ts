@@ -1,6 +1,9 @@
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Compiles the renderer's runes (.svelte.ts state classes) for test/renderer; other files pass through.
+  plugins: [svelte()],
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,

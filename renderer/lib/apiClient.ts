@@ -35,7 +35,7 @@ function unwrap<M extends ApiMethod>(response: ApiResponse): ApiOutput<M> {
 function bridgeClient(bridge: SightlineBridge): ApiClient {
   return {
     transport: 'electron',
-    call: async (method, input) => unwrap(await bridge.call(method, input)),
+    call: async <M extends ApiMethod>(method: M, input: ApiInput<M>) => unwrap<M>(await bridge.call(method, input)),
     onEvent: (listener) => bridge.onEvent(listener),
     mediaUrl: (kind, id) => bridge.mediaUrl(kind, id),
     pickFolder: () => bridge.pickFolder(),
@@ -64,7 +64,7 @@ function httpClient(token: string, origin: string): ApiClient {
   };
   return {
     transport: 'http',
-    async call(method, input) {
+    async call<M extends ApiMethod>(method: M, input: ApiInput<M>): Promise<ApiOutput<M>> {
       let res: Response;
       try {
         res = await fetch(new URL(API_PREFIX + method, origin), {
@@ -77,7 +77,7 @@ function httpClient(token: string, origin: string): ApiClient {
       }
       const body = (await res.json().catch(() => null)) as ApiResponse | null;
       if (!body) throw new ApiError('internal', `the server answered ${res.status} without a readable body`);
-      return unwrap(body);
+      return unwrap<M>(body);
     },
     onEvent(listener) {
       listeners.add(listener);

@@ -1,0 +1,197 @@
+// The UI as a user meets it, in Chromium against `sightline serve`: add a folder, watch it index,
+// open a photo of the Eiffel tower, draw a box on it, and check that the results are the Eiffel
+// tower and that the match heatmap and region overlay are drawn. Screenshots of every view go to
+// test-output/screenshots/ for a person to look at.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { copyPhotoSubset, findChromium, launchChromium, projectRoot, serveLibrary, type ServedLibrary } from './browserHarness.js';
+
+const PHOTOS = path.resolve(projectRoot, '../shared/data/paris6k-mini/images');
+const SCREENSHOTS = path.join(projectRoot, 'test-output', 'screenshots');
+/** Query 3 of the Eiffel tower in Paris6k's ground truth: the photo and its box (x1 y1 x2 y2). */
+const QUERY_PHOTO = 'paris_eiffel_000266.jpg';
+const QUERY_BOX = { x1: 348, y1: 3, x2: 595, y2: 508 };
+
+const chromiumPath = findChromium();
+const why = !chromiumPath ? 'no chromium on PATH' : !fs.existsSync(PHOTOS) ? `${PHOTOS} is missing` : null;
+if (why) console.warn(`library.e2e: skipped (${why})`);
+
+describe.skipIf(why !== null)('the library in the browser', () => {
+  let library: ServedLibrary;
+  let browser: Browser;
+  let page: Page;
+  let photoDir: string;
+  let photoCount: number;
+  const problems: string[] = [];
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+
+  beforeAll(async () => {
+    // The server serves dist/renderer: build it from the sources under test, never a stale copy.
+    execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd: projectRoot, stdio: 'inherit' });
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    photoDir = copyPhotoSubset(PHOTOS, Infinity);
+    photoCount = fs.readdirSync(photoDir, { recursive: true }).filter((f) => String(f).endsWith('.jpg')).length;
+    library = await serveLibrary();
+    browser = await launchChromium(chromiumPath!);
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      // A CSP violation or an uncaught error is a bug; failed API calls are shown as toasts on purpose.
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(library.url);
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await library?.stop();
+    if (photoDir) fs.rmSync(photoDir, { recursive: true, force: true });
+  });
+
+  it('opens on the Library when the library is empty', async () => {
+    await page.getByTestId('folder-path-input').waitFor();
+    await expect(page.getByTestId('nav-library').getAttribute('aria-current')).resolves.toBe('page');
+    await shot('01-library-empty');
+  });
+
+  it('shows the reason when a folder cannot be added', async () => {
+    await page.getByTestId('folder-path-input').fill(path.join(photoDir, 'no-such-folder'));
+    await page.getByTestId('add-folder-button').click();
+    const toast = page.getByTestId('error-toast').first();
+    await toast.waitFor({ timeout: 30_000 });
+    expect(await toast.textContent()).toContain('Could not add the folder');
+    await shot('02-error-toast');
+    await toast.getByRole('button', { name: 'Dismiss' }).click();
+  });
+
+  it('indexes a folder added by its path, showing progress', async () => {
+    await page.getByTestId('folder-path-input').fill(photoDir);
+    await page.getByTestId('add-folder-button').click();
+    const progress = page.getByTestId('index-progress');
+    await page.waitForFunction(() => document.querySelector('[data-testid=index-progress]')?.getAttribute('data-phase') === 'describe', null, { timeout: 120_000 });
+    await page.waitForTimeout(1500);
+    await shot('03-library-indexing');
+    expect(await progress.textContent()).toMatch(/photos\/s/);
+    await page.waitForFunction(
+      (n) => document.querySelector('[data-testid=index-progress]')?.getAttribute('data-state') === 'idle' && document.querySelector('[data-testid=nav-photos] .count')?.textContent?.trim() === String(n),
+      photoCount,
+      { timeout: 480_000, polling: 1000 },
+    );
+    await shot('04-library-indexed');
+  }, 600_000);
+
+  it('shows every photo in the grid and moves through it with the keyboard', async () => {
+    await page.getByTestId('nav-photos').click();
+    await page.getByTestId('grid-cell').first().waitFor();
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid=grid-cell] img')).some((i) => (i as HTMLImageElement).naturalWidth > 0));
+    await shot('05-photos');
+    // By folder, A → Z, then page down until the query photo is on screen.
+    await page.keyboard.press('f');
+    await page.getByRole('button', { name: /Z → A|A → Z/ }).waitFor();
+    if ((await page.getByRole('button', { name: /Z → A/ }).count()) > 0) await page.keyboard.press('v');
+    await page.keyboard.press('Home');
+    const cell = page.locator(`[data-testid=grid-cell][aria-label="${QUERY_PHOTO}"]`);
+    for (let i = 0; i < 60 && (await cell.count()) === 0; i++) {
+      await page.keyboard.press('PageDown');
+      await page.waitForTimeout(150);
+    }
+    await cell.click();
+  }, 120_000);
+
+  it('opens the photo and searches for what is in a box drawn with the mouse', async () => {
+    const image = page.getByTestId('viewer-image');
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid=viewer-image]') as HTMLImageElement | null;
+      return !!img && img.complete && img.naturalWidth > 0 && img.dataset.originalWidth !== undefined;
+    });
+    await shot('06-viewer');
+    const original = await image.evaluate((img) => ({ width: Number(img.dataset.originalWidth), height: Number(img.dataset.originalHeight) }));
+    const shown = (await image.boundingBox())!;
+    const at = (x: number, y: number) => ({ x: shown.x + (x / original.width) * shown.width, y: shown.y + (y / original.height) * shown.height });
+    const from = at(QUERY_BOX.x1, QUERY_BOX.y1 + 2);
+    const to = at(QUERY_BOX.x2, QUERY_BOX.y2);
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move((from.x + to.x) / 2, (from.y + to.y) / 2, { steps: 4 });
+    await page.mouse.move(to.x, to.y, { steps: 4 });
+    await page.mouse.up();
+    await page.getByTestId('selection-box').waitFor();
+    await shot('07-viewer-box');
+
+    await page.getByTestId('search-box').click();
+    await page.getByTestId('result-card').first().waitFor({ timeout: 120_000 });
+    const top5 = await page.getByTestId('result-card').evaluateAll((cards) => cards.slice(0, 5).map((c) => ({ path: c.getAttribute('title') ?? '', score: Number(c.getAttribute('data-score')) })));
+    const eiffel = top5.filter((r) => r.path.includes(`${path.sep}eiffel_tower${path.sep}`));
+    expect(eiffel.length, `top 5: ${top5.map((r) => `${path.basename(r.path)} ${r.score.toFixed(3)}`).join(', ')}`).toBeGreaterThanOrEqual(3);
+    expect(top5.map((r) => r.score)).toEqual([...top5.map((r) => r.score)].sort((a, b) => b - a));
+  }, 180_000);
+
+  it('draws the match heatmap of a selected result', async () => {
+    await page.getByTestId('result-card').nth(1).click();
+    await page.getByTestId('heatmap-view').waitFor();
+    const painted = await page.waitForFunction(
+      () => {
+        const canvas = document.querySelector('[data-testid=heatmap-canvas]') as HTMLCanvasElement | null;
+        const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data;
+        if (!data) return 0;
+        let coloured = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i] > 0) coloured++;
+        return coloured;
+      },
+      null,
+      { timeout: 60_000 },
+    );
+    expect(await painted.jsonValue()).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid=heatmap-view] rect[data-rank]').count()).toBeGreaterThan(0);
+    await page.waitForTimeout(500);
+    await shot('08-results-heatmap');
+  }, 120_000);
+
+  it('overlays the regions the descriptors pool over, with their legend', async () => {
+    await page.getByTestId('region-overlay-toggle').check();
+    await page.locator('[data-testid=heatmap-view] [data-testid=region-overlay] rect').first().waitFor({ timeout: 60_000 });
+    expect(await page.getByTestId('heatmap-view').textContent()).toMatch(/rigid grid|RPN objectness/i);
+    await page.waitForTimeout(300);
+    await shot('09-region-overlay');
+  }, 120_000);
+
+  it('lists the keyboard shortcuts of the current view on ?', async () => {
+    await page.keyboard.press('?');
+    const help = page.getByTestId('help-overlay');
+    await help.waitFor();
+    expect(await help.textContent()).toContain('threshold');
+    await shot('10-help');
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'detached' });
+  });
+
+  it('searches with an image picked from outside the library', async () => {
+    const outside = path.join(PHOTOS, 'eiffel_tower', QUERY_PHOTO);
+    await page.locator('input[type=file]').setInputFiles(outside);
+    await page.getByText('Dropped image').waitFor({ timeout: 60_000 });
+    await page.getByTestId('result-card').first().waitFor({ timeout: 60_000 });
+    // The library holds a copy of that very file: it must come first.
+    expect(await page.getByTestId('result-card').first().getAttribute('title')).toContain(QUERY_PHOTO);
+    await page.getByTestId('heatmap-view').waitFor();
+    await page.waitForTimeout(1000);
+    await shot('11-search-by-image');
+  }, 120_000);
+
+  it('mounts the Duplicates and Places views', async () => {
+    await page.getByTestId('nav-duplicates').click();
+    await page.locator('[data-testid=duplicates-view][aria-busy=false]').waitFor({ timeout: 90_000 });
+    await page.waitForTimeout(1000);
+    await shot('12-duplicates');
+    await page.getByTestId('nav-places').click();
+    await page.waitForTimeout(4000);
+    await shot('13-places');
+  }, 120_000);
+
+  it('ran without page errors or CSP violations', () => {
+    expect(problems).toEqual([]);
+  });
+});
