@@ -23,8 +23,14 @@ function findProjectRoot(start: string): string {
   }
 }
 
-/** Models generated at install time from registry-shipped weights (ignored by git). */
-export const builtinModelsDir = path.join(projectRoot, 'resources', 'models');
+/**
+ * Models generated at install time from registry-shipped weights (ignored by git). The packaged
+ * desktop app ships them as an extra resource outside the asar and says where with
+ * SIGHTLINE_BUILTIN_MODELS_DIR.
+ */
+export const builtinModelsDir = process.env.SIGHTLINE_BUILTIN_MODELS_DIR
+  ? path.resolve(process.env.SIGHTLINE_BUILTIN_MODELS_DIR)
+  : path.join(projectRoot, 'resources', 'models');
 
 export function userModelsDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(appDataDir(env), 'models');

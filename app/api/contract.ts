@@ -3,6 +3,7 @@
 // payloads at both transports (Electron IPC and the `serve` HTTP server) and document the API.
 // This file is imported by the renderer's browser bundle: it must import nothing but zod.
 import { z } from 'zod';
+import type { MediaKind } from './transportConstants.js';
 
 const photoId = z.number().int().positive();
 const finite = z.number().finite();
@@ -195,6 +196,9 @@ export const DuplicateGroupSchema = z.object({
   members: z.array(DuplicateMemberSchema),
   keeper: photoId,
   keeperReason: z.string(),
+  /** Exact tier: the one photo's byte-identical files, the suggested one to keep first; [] otherwise. */
+  files: z.array(z.string()),
+  keeperFile: z.string().nullable(),
 });
 export type DuplicateGroup = z.infer<typeof DuplicateGroupSchema>;
 
@@ -294,6 +298,17 @@ export const apiMethods = {
       .refine((d) => d.keeper === undefined || d.members.includes(d.keeper), { message: 'the keeper must be one of the members', path: ['keeper'] }),
     output: DecisionResultSchema,
   },
+  /**
+   * The exact tier: one photo in several byte-identical files. keep_all settles the group;
+   * trash_others keeps `keepPath` and moves the other copies to the trash.
+   */
+  decideCopies: {
+    input: z
+      .object({ photoId, action: z.enum(['keep_all', 'trash_others']), keepPath: z.string().min(1).max(4096).optional() })
+      .strict()
+      .refine((d) => d.action !== 'trash_others' || d.keepPath !== undefined, { message: 'trash_others needs keepPath', path: ['keepPath'] }),
+    output: DecisionResultSchema,
+  },
   undoDecision: { input: z.object({ decisionId: z.number().int().positive() }).strict(), output: UndoResultSchema },
   places: { input: empty, output: z.object({ places: z.array(PlaceSchema) }) },
 } as const;
@@ -343,20 +358,7 @@ export class ApiError extends Error {
   }
 }
 
-/** Media the core serves by photo id only: thumbnails (256 px WebP) and full images (JPEG, ≤ 2048 px). */
-export type MediaKind = 'thumb' | 'image';
-export const MEDIA_KINDS: readonly MediaKind[] = ['thumb', 'image'];
-/** Long side of the full image the viewer shows; boxes are always in original pixels. */
-export const VIEWER_IMAGE_LONG_SIDE = 2048;
-
-/** Electron: the custom protocol for media, `sightline-media://thumb/123`. */
-export const MEDIA_PROTOCOL = 'sightline-media';
-/** Electron IPC channels. */
-export const IPC_CALL_CHANNEL = 'sightline:call';
-export const IPC_EVENT_CHANNEL = 'sightline:event';
-/** What the preload exposes on `window`, through contextBridge. */
-export const BRIDGE_GLOBAL = 'sightline';
-
+export * from './transportConstants.js';
 /** The preload's bridge: the only thing the renderer sees of Electron. */
 export interface SightlineBridge {
   call(method: ApiMethod, input: unknown): Promise<ApiResponse>;
@@ -366,14 +368,3 @@ export interface SightlineBridge {
   mediaUrl(kind: MediaKind, photoId: number): string;
 }
 
-/** HTTP (serve mode): the header (or `t` query parameter for media and the WebSocket) holding the token. */
-export const TOKEN_HEADER = 'x-sightline-token';
-export const TOKEN_QUERY = 't';
-/** The served index.html carries the token in `<meta name="sightline-token" content="…">`. */
-export const TOKEN_META = 'sightline-token';
-/** HTTP routes of serve mode: POST `${API_PREFIX}<method>` with the JSON input as body. */
-export const API_PREFIX = '/api/';
-/** WebSocket for events: `${EVENTS_PATH}?t=<token>`, each message one ApiEvent as JSON. */
-export const EVENTS_PATH = '/api/events';
-/** GET `${MEDIA_PREFIX}<kind>/<photoId>?t=<token>`. */
-export const MEDIA_PREFIX = '/media/';

@@ -221,7 +221,7 @@ export class SightlineService implements SightlineApiHandlers {
       this.library.photos.markOrphansGone();
       return done;
     });
-    this.library.dropUnindexedFromSearch();
+    this.library.syncSearchMatrix();
     this.rewatch();
     this.emit({ type: 'libraryChanged', reason: 'folders' });
     return { removed };
@@ -423,7 +423,15 @@ export class SightlineService implements SightlineApiHandlers {
     // decisions drop the groups they settle from the cached answer.
     this.groupsCache ??= this.library.duplicateGroups().then(({ rule, groups }) => ({
       rule,
-      groups: groups.map((g) => ({ key: g.key, tier: g.tier, keeper: g.keeper, keeperReason: g.keeperReason, members: g.members.map((id, i) => this.member(id, g.scores[i])) })),
+      groups: groups.map((g) => ({
+        key: g.key,
+        tier: g.tier,
+        keeper: g.keeper,
+        keeperReason: g.keeperReason,
+        members: g.members.map((id, i) => this.member(id, g.scores[i])),
+        files: g.files ?? [],
+        keeperFile: g.keeperFile ?? null,
+      })),
     }));
     const cache = this.groupsCache;
     cache.catch(() => {
@@ -449,7 +457,7 @@ export class SightlineService implements SightlineApiHandlers {
         trashed.push(...outcome.trashed);
         trashFailures.push(...outcome.failures);
       }
-      this.library.dropUnindexedFromSearch();
+      this.library.syncSearchMatrix();
     }
     // Every change clears the caches (libraryChanged), but the groups need not be recomputed for a
     // decision: the ones it settles are dropped from the cached answer.
@@ -458,6 +466,19 @@ export class SightlineService implements SightlineApiHandlers {
     this.emit({ type: 'libraryChanged', reason: trashed.length ? 'trash' : 'decisions' });
     this.groupsCache = remaining ?? null;
     return { decisionId: decision.id, trashed, trashFailures };
+  }
+
+  async decideCopies({ photoId, action, keepPath }: ApiParsedInput<'decideCopies'>) {
+    const row = this.photoOrThrow(photoId);
+    const present = this.library.photos.filesOf(photoId).filter((f) => f.present).map((f) => f.displayPath);
+    if (present.length < 2) throw new ApiError('conflict', `Photo ${photoId} has ${present.length} file on disk now: there are no copies to decide about.`);
+    if (keepPath !== undefined && !present.includes(keepPath)) throw new ApiError('bad_request', `${keepPath} is not one of this photo's files.`);
+    const decision = this.library.decisions.addCopiesResolved(row.contentHash);
+    const outcome = action === 'trash_others' ? await this.trashService.trashFiles(decision.id, photoId, (p) => p !== keepPath) : { trashed: [], failures: [] };
+    const remaining = this.groupsCache?.then(({ rule, groups }) => ({ rule, groups: groups.filter((g) => !(g.tier === 'exact' && g.keeper === photoId)) }));
+    this.emit({ type: 'libraryChanged', reason: outcome.trashed.length ? 'trash' : 'decisions' });
+    this.groupsCache = remaining ?? null;
+    return { decisionId: decision.id, trashed: outcome.trashed, trashFailures: outcome.failures };
   }
 
   async undoDecision({ decisionId }: ApiParsedInput<'undoDecision'>) {

@@ -143,17 +143,25 @@ export class Library {
       return await this.indexer.index(folders);
     } finally {
       this.indexer = undefined;
-      this.dropUnindexedFromSearch();
+      this.syncSearchMatrix();
     }
   }
 
   /**
-   * The search matrix follows the library incrementally (the indexer upserts each new descriptor);
-   * photos that stopped being 'indexed' — gone, failed on re-index, trashed — leave it here.
+   * The search matrix follows the library incrementally (the indexer upserts each new descriptor).
+   * Here photos that stopped being 'indexed' (gone, failed on re-index, trashed) leave it, and
+   * indexed photos it lacks (a trashed file put back: unchanged, so never re-described) return.
    */
-  dropUnindexedFromSearch(): void {
-    if (!this.matrix) return;
-    for (const id of this.photos.idsNotIndexed()) this.matrix.remove(id);
+  syncSearchMatrix(): void {
+    const matrix = this.matrix;
+    if (!matrix) return;
+    for (const id of this.photos.idsNotIndexed()) matrix.remove(id);
+    if (matrix.size >= this.descriptors.countIndexed(this.modelId)) return;
+    for (const id of this.photos.indexedIds()) {
+      if (matrix.has(id)) continue;
+      const row = this.descriptors.get(id, this.modelId);
+      if (row) matrix.upsert(id, row.vector);
+    }
   }
 
   /**

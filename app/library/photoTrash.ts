@@ -38,9 +38,14 @@ export class PhotoTrash {
   }
 
   /** Moves every present file of the photo to the trash, recording each under the decision. */
-  async trashPhoto(decisionId: number, photoId: number): Promise<TrashOutcome> {
+  trashPhoto(decisionId: number, photoId: number): Promise<TrashOutcome> {
+    return this.trashFiles(decisionId, photoId, () => true);
+  }
+
+  /** Moves the photo's present files that `which` picks (e.g. all copies but one) to the trash. */
+  async trashFiles(decisionId: number, photoId: number, which: (displayPath: string) => boolean): Promise<TrashOutcome> {
     const outcome: TrashOutcome = { trashed: [], failures: [] };
-    for (const file of this.photos.filesOf(photoId).filter((f) => f.present)) {
+    for (const file of this.photos.filesOf(photoId).filter((f) => f.present && which(f.displayPath))) {
       try {
         const trashPath = await this.moveOne(decisionId, file.path, file.displayPath, file.folderId);
         this.records.add({ decisionId, photoId, path: file.path, displayPath: file.displayPath, trashKind: this.kind, trashPath, trashedAt: new Date().toISOString() });

@@ -209,6 +209,37 @@ describe('SightlineService', () => {
     await new Promise((r) => setTimeout(r, 300));
     await idle();
     expect((await call('getStatus', {})).photos).toMatchObject({ indexed: 14, gone: 0 });
+    // Put back, the photos are searchable again (unchanged files are not re-described, so the
+    // search matrix must take them back from the store).
+    const hits = await call('search', { query: { kind: 'photo', photoId: original }, top: 20 });
+    for (const m of others) expect(hits.hits.map((h) => h.photoId)).toContain(m.photoId);
+  });
+
+  it('settles byte-identical copies of one photo: keep one file, trash the others, undo puts them back', async () => {
+    const copy = path.join(folder, 'louvre', 'copy-of-ukbench09268.jpg');
+    await fs.copyFile(path.join(folder, 'dups', 'ukbench09268.jpg'), copy);
+    await call('startIndexing', {});
+    await new Promise((r) => setTimeout(r, 300));
+    await idle();
+    const exact = (await call('duplicateGroups', { tier: 'exact' })).groups;
+    expect(exact.length).toBe(1);
+    const group = exact[0];
+    expect(group.files.sort()).toEqual([copy, path.join(folder, 'dups', 'ukbench09268.jpg')].sort());
+    expect(group.files).toContain(group.keeperFile);
+    expect(await callError('decideCopies', { photoId: group.keeper, action: 'trash_others', keepPath: '/elsewhere.jpg' })).toMatchObject({ code: 'bad_request' });
+    const decision = await call('decideCopies', { photoId: group.keeper, action: 'trash_others', keepPath: group.keeperFile! });
+    const dropped = group.files.filter((f) => f !== group.keeperFile);
+    expect(decision.trashed).toEqual(dropped);
+    await expect(fs.stat(dropped[0])).rejects.toThrow();
+    expect((await call('duplicateGroups', { tier: 'exact' })).groups).toEqual([]);
+    // The photo itself stays: one of its files is still there.
+    expect((await call('getPhoto', { photoId: group.keeper })).status).toBe('indexed');
+    const undo = await call('undoDecision', { decisionId: decision.decisionId });
+    expect(undo.restored).toEqual(dropped);
+    await fs.rm(copy);
+    await call('startIndexing', {});
+    await new Promise((r) => setTimeout(r, 300));
+    await idle();
   });
 
   it('clusters places with a representative each', async () => {

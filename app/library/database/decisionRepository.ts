@@ -98,6 +98,14 @@ export class DecisionRepository {
     return toRow(this.mustInsert(kind, sorted[0], null, JSON.stringify(sorted), keeperHash ?? null, at));
   }
 
+  /**
+   * "These byte-identical files are settled": the exact tier's decision, about one photo (one
+   * hash) found in several files. Stored as a one-hash group so the exact group's key matches it.
+   */
+  addCopiesResolved(hash: string, at: string = new Date().toISOString()): DecisionRow {
+    return toRow(this.mustInsert('resolved', hash, null, JSON.stringify([hash]), hash, at));
+  }
+
   /** Returns false when the decision does not exist or was already undone. */
   undo(id: number, at: string = new Date().toISOString()): boolean {
     return this.undoStmt.run(at, id).changes > 0;

@@ -130,6 +130,11 @@ export class DescriptorRepository {
     });
   }
 
+  /** How many descriptors of the model belong to indexed photos (what the search matrix holds). */
+  countIndexed(modelId: string): number {
+    return this.countRows.indexed.get(modelId) ?? 0;
+  }
+
   /** How many descriptors the model has, whatever their photos' status. */
   count(modelId: string): number {
     return this.countModel.get(modelId) ?? 0;

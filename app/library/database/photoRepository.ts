@@ -106,6 +106,7 @@ export class PhotoRepository {
   private readonly byHash: Sqlite.Statement<[string], PhotoRow>;
   private readonly statusCounts: Sqlite.Statement<[], { status: PhotoStatus; n: number }>;
   private readonly notIndexed: Sqlite.Statement<[], number>;
+  private readonly indexedIdsStmt: Sqlite.Statement<[], number>;
   private readonly indexed: Sqlite.Statement<[Record<string, unknown>]>;
   private readonly failed: Sqlite.Statement<[string, string, string, number]>;
   private readonly status: Sqlite.Statement<[PhotoStatus, string, number]>;
@@ -132,6 +133,7 @@ export class PhotoRepository {
     this.byHash = db.prepare(`SELECT ${PHOTO_COLUMNS} FROM photos p WHERE p.content_hash = ?`);
     this.statusCounts = db.prepare(`SELECT status, count(*) AS n FROM photos GROUP BY status`);
     this.notIndexed = db.prepare<[], number>(`SELECT id FROM photos WHERE status <> 'indexed'`).pluck();
+    this.indexedIdsStmt = db.prepare<[], number>(`SELECT id FROM photos WHERE status = 'indexed' ORDER BY id`).pluck();
     this.indexed = db.prepare(
       `UPDATE photos SET status = 'indexed', width = @width, height = @height, format = @format, taken_at = @takenAt,
          camera_make = @cameraMake, camera_model = @cameraModel, gps_lat = @gpsLat, gps_lon = @gpsLon,
@@ -209,6 +211,10 @@ export class PhotoRepository {
   /** Ids of every photo that is pending, failed or gone (few, next to the indexed ones). */
   idsNotIndexed(): number[] {
     return this.notIndexed.all();
+  }
+
+  indexedIds(): number[] {
+    return this.indexedIdsStmt.all();
   }
 
   countByStatus(): Record<PhotoStatus, number> {
