@@ -19,7 +19,8 @@ export class ErrorToasts {
 
   push(message: string): void {
     const text = message.trim() || 'Something went wrong.';
-    // A view that reports a failed call itself repeats what the client already reported: merge them.
+    // The same failure again while it is on screen (a retry, a reload, or a message that repeats a
+    // shorter one) is counted on the toast already there rather than stacked.
     const same = this.items.find((t) => t.message.includes(text) || text.includes(t.message));
     if (same) {
       same.count += 1;

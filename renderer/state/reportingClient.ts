@@ -1,4 +1,7 @@
 // Wraps the API client so that every failed call reaches the error toasts, whichever view made it.
+// A view that catches such a failure hands it to onError as it was thrown: `reportUnlessReported`
+// tells the failures the client already showed from the ones nobody has shown yet, so that each
+// failure is shown exactly once.
 import type { ApiMethod } from '../../app/api/contract.js';
 import type { ApiClient } from '../lib/apiClient.js';
 
@@ -21,13 +24,36 @@ const ACTIONS: Record<ApiMethod, string> = {
   regionOverlay: 'Could not load the region overlay',
   duplicateGroups: 'Could not load duplicate groups',
   decideDuplicates: 'Could not apply the decision',
+  decideCopies: 'Could not apply the decision on the copies',
   undoDecision: 'Could not undo the decision',
   places: 'Could not load places',
 };
 
+/** Errors a reporting client has shown already (errors only: they are what `call` rejects with). */
+const reported = new WeakSet<Error>();
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function describeFailure(method: ApiMethod, error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return `${ACTIONS[method]}: ${message}`;
+  return `${ACTIONS[method]}: ${errorText(error)}`;
+}
+
+/** Whether a reporting client has already shown this failure to the user. */
+export function wasReported(error: unknown): boolean {
+  return error instanceof Error && reported.has(error);
+}
+
+/**
+ * An onError for views that hand over what they caught: it shows what no one has shown yet (a
+ * failure of the view's own, or a plain message) and stays quiet about failed calls the client
+ * has already reported.
+ */
+export function reportUnlessReported(report: (message: string) => void): (error: unknown) => void {
+  return (error) => {
+    if (!wasReported(error)) report(errorText(error));
+  };
 }
 
 export function reportingClient(client: ApiClient, report: (message: string) => void): ApiClient {
@@ -40,8 +66,11 @@ export function reportingClient(client: ApiClient, report: (message: string) => 
       try {
         return await client.call(method, input);
       } catch (e) {
-        report(describeFailure(method, e));
-        throw e;
+        // Always an Error, so that whoever catches it can tell that it was shown.
+        const error = e instanceof Error ? e : new Error(errorText(e));
+        report(describeFailure(method, error));
+        reported.add(error);
+        throw error;
       }
     },
   };

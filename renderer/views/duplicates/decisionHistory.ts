@@ -12,7 +12,10 @@ export interface UndoableDecision {
   tier: DuplicateTier;
   /** The keeper's file name, to say which group the decision was about. */
   label: string;
+  /** Photos in the group, or files for a decision on copies. */
   memberCount: number;
+  /** A decision on one photo's byte-identical copies (the exact tier), not between photos. */
+  copies?: boolean;
 }
 
 /** The part of the Web Storage API the history needs. */
@@ -38,7 +41,8 @@ function isUndoableDecision(value: unknown): value is UndoableDecision {
     typeof v.groupKey === 'string' &&
     TIERS.includes(v.tier as DuplicateTier) &&
     typeof v.label === 'string' &&
-    Number.isInteger(v.memberCount)
+    Number.isInteger(v.memberCount) &&
+    (v.copies === undefined || typeof v.copies === 'boolean')
   );
 }
 

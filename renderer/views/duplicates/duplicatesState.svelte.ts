@@ -1,9 +1,11 @@
 // The Duplicates view's state: the groups the core found, the tier and group being looked at, the
-// keeper the user prefers, the side-by-side comparison, and decisions with their undo.
+// keeper the user prefers (a photo, or in the exact tier the copy of the one photo), the
+// side-by-side comparison, and decisions with their undo.
 import { SvelteMap } from 'svelte/reactivity';
 import type { DecisionResult, DuplicateGroup, DuplicateMember, DuplicateTier, PhotoDetail, UndoResult } from '../../../app/api/contract.js';
 import type { ApiClient } from '../../lib/apiClient.js';
 import { DecisionHistory, type DuplicateAction, type UndoableDecision } from './decisionHistory.js';
+import { shortPath } from './memberFacts.js';
 
 export const DUPLICATE_TIERS: readonly DuplicateTier[] = ['exact', 'near', 'similar'];
 
@@ -25,6 +27,14 @@ export const ACTION_LABELS: Readonly<Record<DuplicateAction, string>> = {
   not_duplicates: 'Not duplicates',
 };
 
+/** The exact tier's actions are about the copies of one photo (there is no "not duplicates"). */
+export const COPIES_ACTION_LABELS: Readonly<Record<CopiesAction, string>> = {
+  keep_all: 'Keep all copies',
+  trash_others: 'Move other copies to trash',
+};
+
+export type CopiesAction = Exclude<DuplicateAction, 'not_duplicates'>;
+
 export type TrashKind = 'os' | 'folder';
 
 export interface DecisionNotice {
@@ -43,19 +53,46 @@ export interface CompareState {
 
 export interface DuplicatesStateOptions {
   client: ApiClient;
-  onError: (message: string) => void;
+  /**
+   * Failures the user should hear about, as thrown: API failures as the client threw them (the
+   * shell's client has already reported those, and its onError knows not to repeat them).
+   */
+  onError: (error: unknown) => void;
   history?: DecisionHistory;
 }
 
 export type PhotoFile = PhotoDetail['files'][number];
+
+/** What "move to trash" would do to a group: shown in the confirmation before anything moves. */
+export interface TrashPlan {
+  /** photos: the other photos go, every file of each; copies: one photo's other files go. */
+  kind: 'photos' | 'copies';
+  /** The file that stays (the keeper photo's shown file, or the copy the user keeps). */
+  keepPath: string;
+  /** The keeper photo's file name. */
+  keepName: string;
+  /** The files that move. A photo whose files are still being fetched shows its first file. */
+  trashPaths: string[];
+  /** False while some photo's file list is still being fetched. */
+  complete: boolean;
+  /** How many photos move (photos), or 0 (copies: the photo stays, only files move). */
+  photoCount: number;
+}
 
 /** Photos in a group: exact-tier groups are one photo stored in several files. */
 export function distinctPhotoCount(group: DuplicateGroup): number {
   return new Set(group.members.map((m) => m.photoId)).size;
 }
 
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** An exact-tier group: one photo (one content hash) in several byte-identical files. */
+export function isCopiesGroup(group: DuplicateGroup): boolean {
+  return distinctPhotoCount(group) === 1;
+}
+
+/** What a decision in the undo list was, in words: “Keep all” on the p1.jpg group. */
+export function describeDecisionEntry(entry: UndoableDecision): string {
+  if (entry.copies && entry.action !== 'not_duplicates') return `“${COPIES_ACTION_LABELS[entry.action]}” on the copies of ${entry.label}`;
+  return `“${ACTION_LABELS[entry.action]}” on the ${entry.label} group`;
 }
 
 export function trashDestination(kind: TrashKind | null): string {
@@ -70,7 +107,7 @@ function plural(count: number, one: string, many = `${one}s`): string {
 
 export class DuplicatesState {
   readonly #client: ApiClient;
-  readonly #onError: (message: string) => void;
+  readonly #onError: (error: unknown) => void;
   readonly #history: DecisionHistory;
 
   /** Every unresolved group the core reported, all tiers. */
@@ -90,18 +127,24 @@ export class DuplicatesState {
   undoable = $state.raw<readonly UndoableDecision[]>([]);
   /** The keeper the user picked instead of the suggested one, by group key. */
   readonly keeperChoices = new SvelteMap<string, number>();
+  /** Exact tier: the copy the user keeps instead of the suggested one, by group key. */
+  readonly fileChoices = new SvelteMap<string, string>();
   /**
    * Groups decided here whose disappearance the core has not confirmed yet, with the load number
    * current at the decision: a load started before the decision may still list them.
    */
   readonly #decidedLocally = new SvelteMap<string, number>();
-  /** Present files of single-photo groups, by photo id; null while being fetched. */
+  /** Present files of photos a trash decision would move, by photo id; null while being fetched. */
   readonly photoFiles = new SvelteMap<number, PhotoFile[] | null>();
   #loadSeq = 0;
   /** A reload was asked for while one was running: run one more when it ends. */
   #reloadPending = false;
   #tierChosenByUser = false;
-  /** After an undo, the group to select once the core lists it again. */
+  /**
+   * After an undo, the group to select once the core lists it again: files put back return to the
+   * groups only after the core's reconciliation finds them, a load or two later. Moving the
+   * selection forgets it.
+   */
   #selectAfterLoad: string | null = null;
 
   constructor(options: DuplicatesStateOptions) {
@@ -158,6 +201,27 @@ export class DuplicatesState {
     return this.keeperOf(group) !== group.keeper;
   }
 
+  /** Exact tier: the copy the core suggests keeping. */
+  suggestedFile(group: DuplicateGroup): string | null {
+    return group.keeperFile !== null && group.files.includes(group.keeperFile) ? group.keeperFile : (group.files[0] ?? null);
+  }
+
+  /** Exact tier: the copy that stays: the user's pick, else the suggestion. */
+  keepFileOf(group: DuplicateGroup): string | null {
+    const chosen = this.fileChoices.get(group.key);
+    return chosen !== undefined && group.files.includes(chosen) ? chosen : this.suggestedFile(group);
+  }
+
+  isKeepFileChanged(group: DuplicateGroup): boolean {
+    return this.keepFileOf(group) !== this.suggestedFile(group);
+  }
+
+  chooseKeepFile(group: DuplicateGroup, path: string): void {
+    if (!group.files.includes(path)) return;
+    if (path === this.suggestedFile(group)) this.fileChoices.delete(group.key);
+    else this.fileChoices.set(group.key, path);
+  }
+
   async load(): Promise<void> {
     const seq = ++this.#loadSeq;
     this.loading = true;
@@ -171,22 +235,24 @@ export class DuplicatesState {
       this.rule = result.rule;
       this.photoFiles.clear();
       for (const key of this.keeperChoices.keys()) if (!result.groups.some((g) => g.key === key)) this.keeperChoices.delete(key);
+      for (const key of this.fileChoices.keys()) if (!result.groups.some((g) => g.key === key)) this.fileChoices.delete(key);
       // Until the user picks a tab, open the first one with something in it.
       if (!this.#tierChosenByUser && (!this.loaded || this.visibleGroups.length === 0)) {
         const firstWithGroups = DUPLICATE_TIERS.find((t) => this.groupsByTier[t].length > 0);
         if (firstWithGroups) this.tier = firstWithGroups;
       }
       const restored = this.#selectAfterLoad ? this.groups.find((g) => g.key === this.#selectAfterLoad) : undefined;
-      this.#selectAfterLoad = null;
       if (restored) {
+        this.#selectAfterLoad = null;
         this.tier = restored.tier;
         this.selectedKey = restored.key;
+        if (this.compare && this.compare.groupKey !== restored.key) this.compare = null;
       } else {
         this.#reconcileSelection(previousIndex);
       }
       if (this.compare && !this.compareGroup) this.compare = null;
     } catch (error) {
-      if (seq === this.#loadSeq) this.#onError(errorMessage(error));
+      if (seq === this.#loadSeq) this.#onError(error);
     } finally {
       if (seq === this.#loadSeq) {
         this.loading = false;
@@ -211,7 +277,7 @@ export class DuplicatesState {
     } while (this.#reloadPending);
   }
 
-  /** Fetches the files of a one-photo group's photo, once. */
+  /** Fetches a photo's present files, once (a photo can be in several files: all of them move). */
   async loadPhotoFiles(photoId: number): Promise<void> {
     if (this.photoFiles.has(photoId)) return;
     this.photoFiles.set(photoId, null);
@@ -220,20 +286,68 @@ export class DuplicatesState {
       this.photoFiles.set(photoId, detail.files.filter((f) => f.present));
     } catch (error) {
       this.photoFiles.delete(photoId);
-      this.#onError(errorMessage(error));
+      this.#onError(error);
     }
   }
 
-  /** The core decides between photos: a group of one photo's copies has nothing to decide. */
+  /**
+   * Whether the group can be decided on: two photos or more, or one photo's copies (the exact
+   * tier) while at least two of its files are listed.
+   */
   canDecide(group: DuplicateGroup): boolean {
+    return isCopiesGroup(group) ? group.files.length >= 2 : distinctPhotoCount(group) >= 2;
+  }
+
+  /** Side by side needs two different photos: byte-identical copies would look the same. */
+  canCompare(group: DuplicateGroup): boolean {
     return distinctPhotoCount(group) >= 2;
+  }
+
+  /** The actions the group offers: the exact tier's copies are one photo, never "not duplicates". */
+  canDo(group: DuplicateGroup, action: DuplicateAction): boolean {
+    return this.canDecide(group) && !(action === 'not_duplicates' && isCopiesGroup(group));
+  }
+
+  /** What moving to the trash would do to the group; see prepareTrashPlan for the photos' files. */
+  trashPlan(group: DuplicateGroup): TrashPlan {
+    if (isCopiesGroup(group)) {
+      const keepPath = this.keepFileOf(group) ?? group.members[0].path;
+      return {
+        kind: 'copies',
+        keepPath,
+        keepName: group.members[0].name,
+        trashPaths: group.files.filter((f) => f !== keepPath),
+        complete: true,
+        photoCount: 0,
+      };
+    }
+    const keeper = this.keeperMember(group);
+    const others = group.members.filter((m, i) => m.photoId !== keeper.photoId && group.members.findIndex((o) => o.photoId === m.photoId) === i);
+    const trashPaths: string[] = [];
+    let complete = true;
+    for (const photo of others) {
+      const files = this.photoFiles.get(photo.photoId);
+      if (files) trashPaths.push(...files.map((f) => f.path));
+      else {
+        complete = false;
+        trashPaths.push(photo.path);
+      }
+    }
+    return { kind: 'photos', keepPath: keeper.path, keepName: keeper.name, trashPaths, complete, photoCount: others.length };
+  }
+
+  /** Fetches what the trash plan lists: every file of each photo that would move, copies included. */
+  prepareTrashPlan(group: DuplicateGroup): void {
+    if (isCopiesGroup(group)) return;
+    const keeper = this.keeperOf(group);
+    for (const member of group.members) if (member.photoId !== keeper) void this.loadPhotoFiles(member.photoId);
   }
 
   async #loadTrashKind(): Promise<void> {
     try {
       this.trashKind = (await this.#client.call('getStatus', {})).trash;
     } catch (error) {
-      this.#onError(errorMessage(error));
+      this.#onError(error);
     }
   }
 
@@ -250,6 +364,7 @@ export class DuplicatesState {
 
   setTier(tier: DuplicateTier): void {
     this.#tierChosenByUser = true;
+    this.#selectAfterLoad = null;
     if (tier === this.tier) return;
     this.tier = tier;
     this.compare = null;
@@ -257,13 +372,16 @@ export class DuplicatesState {
   }
 
   select(key: string): void {
-    if (this.visibleGroups.some((g) => g.key === key)) this.selectedKey = key;
+    if (!this.visibleGroups.some((g) => g.key === key)) return;
+    this.selectedKey = key;
+    this.#selectAfterLoad = null;
   }
 
   /** Moves the selection by `delta` groups, stopping at either end. */
   moveSelection(delta: number): void {
     const groups = this.visibleGroups;
     if (groups.length === 0) return;
+    this.#selectAfterLoad = null;
     const from = this.selectedIndex < 0 ? (delta > 0 ? -1 : groups.length) : this.selectedIndex;
     this.selectedKey = groups[Math.min(groups.length - 1, Math.max(0, from + delta))].key;
   }
@@ -274,10 +392,18 @@ export class DuplicatesState {
     else this.keeperChoices.set(group.key, photoId);
   }
 
-  /** Moves the selected group's keeper to the previous / next member (wrapping). */
+  /** Moves the selected group's keeper to the previous / next member, or copy in the exact tier (wrapping). */
   stepKeeper(delta: number): void {
     const group = this.selectedGroup;
-    if (!group || group.members.length < 2) return;
+    if (!group) return;
+    if (isCopiesGroup(group)) {
+      const files = group.files;
+      if (files.length < 2) return;
+      const at = Math.max(0, files.indexOf(this.keepFileOf(group) ?? files[0]));
+      this.chooseKeepFile(group, files[(((at + delta) % files.length) + files.length) % files.length]);
+      return;
+    }
+    if (group.members.length < 2) return;
     const count = group.members.length;
     const next = (((this.keeperIndex(group) + delta) % count) + count) % count;
     this.chooseKeeper(group, group.members[next].photoId);
@@ -285,7 +411,7 @@ export class DuplicatesState {
 
   openCompare(): void {
     const group = this.selectedGroup;
-    if (!group || !this.canDecide(group)) return;
+    if (!group || !this.canCompare(group)) return;
     const left = this.keeperIndex(group);
     this.compare = { groupKey: group.key, left, right: left === 0 ? 1 : 0 };
   }
@@ -317,22 +443,35 @@ export class DuplicatesState {
     this.chooseKeeper(group, group.members[this.compare[side]].photoId);
   }
 
-  /** Records the user's decision on the selected group; true when the core took it. */
+  /**
+   * Records the user's decision on the selected group; true when the core took it. Between photos
+   * it is decideDuplicates; on one photo's copies (exact tier) decideCopies, keeping the chosen copy.
+   */
   async decide(action: DuplicateAction): Promise<boolean> {
     const group = this.selectedGroup;
-    if (!group || this.busy || !this.canDecide(group)) return false;
+    if (!group || this.busy || !this.canDo(group, action)) return false;
+    const copies = isCopiesGroup(group);
     const keeper = this.keeperOf(group);
-    const keeperName = this.keeperMember(group).name;
+    const keepPath = copies ? this.keepFileOf(group) : null;
+    const label = copies ? group.members[0].name : this.keeperMember(group).name;
     const previousIndex = this.selectedIndex;
+    this.#selectAfterLoad = null;
     this.busy = true;
     try {
-      const result = await this.#client.call('decideDuplicates', {
-        action,
-        members: group.members.map((m) => m.photoId),
-        ...(action === 'not_duplicates' ? {} : { keeper }),
-      });
+      const result = copies
+        ? await this.#client.call('decideCopies', {
+            photoId: group.members[0].photoId,
+            action: action as CopiesAction,
+            ...(action === 'trash_others' && keepPath !== null ? { keepPath } : {}),
+          })
+        : await this.#client.call('decideDuplicates', {
+            action,
+            members: group.members.map((m) => m.photoId),
+            ...(action === 'not_duplicates' ? {} : { keeper }),
+          });
       this.#decidedLocally.set(group.key, this.#loadSeq);
       this.keeperChoices.delete(group.key);
+      this.fileChoices.delete(group.key);
       if (this.compare?.groupKey === group.key) this.compare = null;
       this.#reconcileSelection(previousIndex);
       this.#history.push({
@@ -340,18 +479,34 @@ export class DuplicatesState {
         action,
         groupKey: group.key,
         tier: group.tier,
-        label: keeperName,
-        memberCount: group.members.length,
+        label,
+        memberCount: copies ? group.files.length : group.members.length,
+        ...(copies ? { copies: true } : {}),
       });
       this.undoable = this.#history.entries;
-      this.notice = this.#describeDecision(action, group, keeperName, result);
+      this.notice = copies
+        ? this.#describeCopiesDecision(action as CopiesAction, group, keepPath, result)
+        : this.#describeDecision(action, group, label, result);
       return true;
     } catch (error) {
-      this.#onError(errorMessage(error));
+      this.#onError(error);
       return false;
     } finally {
       this.busy = false;
     }
+  }
+
+  #describeCopiesDecision(action: CopiesAction, group: DuplicateGroup, keepPath: string | null, result: DecisionResult): DecisionNotice {
+    const details = result.trashFailures.map((f) => `Not moved: ${f.path} — ${f.reason}`);
+    const name = group.members[0].name;
+    if (action === 'keep_all') return { message: `Kept all ${group.files.length} copies of ${name}.`, details, tone: 'ok' };
+    const moved = `moved ${plural(result.trashed.length, 'copy', 'copies')} to ${trashDestination(this.trashKind)}`;
+    const kept = keepPath ? shortPath(keepPath) : name;
+    return {
+      message: `Kept ${kept}, ${moved}.${details.length ? ` ${plural(details.length, 'copy', 'copies')} could not be moved.` : ''}`,
+      details,
+      tone: details.length ? 'warning' : 'ok',
+    };
   }
 
   #describeDecision(action: DuplicateAction, group: DuplicateGroup, keeperName: string, result: DecisionResult): DecisionNotice {
@@ -381,7 +536,7 @@ export class DuplicatesState {
     try {
       result = await this.#client.call('undoDecision', { decisionId: entry.decisionId });
     } catch (error) {
-      this.#onError(errorMessage(error));
+      this.#onError(error);
       return false;
     } finally {
       this.busy = false;
@@ -397,14 +552,12 @@ export class DuplicatesState {
   }
 
   #describeUndo(entry: UndoableDecision, result: UndoResult): DecisionNotice {
-    if (!result.undone) {
-      return { message: `“${ACTION_LABELS[entry.action]}” on the ${entry.label} group was already undone.`, details: [], tone: 'warning' };
-    }
+    if (!result.undone) return { message: `${describeDecisionEntry(entry)} was already undone.`, details: [], tone: 'warning' };
     const details = [
       ...result.restored.map((path) => `Put back: ${path}`),
       ...result.notRestored.map((f) => `Not put back: ${f.path} — ${f.reason}`),
     ];
-    let message = `Undid “${ACTION_LABELS[entry.action]}” on the ${entry.label} group.`;
+    let message = `Undid ${describeDecisionEntry(entry)}.`;
     if (result.restored.length) message += ` ${plural(result.restored.length, 'file')} put back.`;
     if (result.notRestored.length) message += ` ${plural(result.notRestored.length, 'file')} must be restored by hand.`;
     return { message, details, tone: result.notRestored.length ? 'warning' : 'ok' };

@@ -43,6 +43,14 @@ export function folderOf(path: string): string {
   return cut > 0 ? path.slice(0, cut) : '';
 }
 
+/** A path short enough to name a copy: its folder's name and the file name (base_images/x.jpg). */
+export function shortPath(path: string): string {
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  if (cut <= 0) return path;
+  const before = Math.max(path.lastIndexOf('/', cut - 1), path.lastIndexOf('\\', cut - 1));
+  return path.slice(before + 1);
+}
+
 export interface MemberHighlights {
   /** Largest pixel count in the group (and not shared by every member). */
   resolution: boolean;

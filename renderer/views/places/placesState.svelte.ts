@@ -5,11 +5,11 @@ import type { ApiClient } from '../../lib/apiClient.js';
 
 export interface PlacesStateOptions {
   client: ApiClient;
-  onError: (message: string) => void;
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  /**
+   * Failures the user should hear about, as thrown: API failures as the client threw them (the
+   * shell's client has already reported those, and its onError knows not to repeat them).
+   */
+  onError: (error: unknown) => void;
 }
 
 /** Largest first; ties by representative id so that the order is stable across reloads. */
@@ -19,7 +19,7 @@ export function sortPlaces(places: readonly Place[]): Place[] {
 
 export class PlacesState {
   readonly #client: ApiClient;
-  readonly #onError: (message: string) => void;
+  readonly #onError: (error: unknown) => void;
   #loadSeq = 0;
   #detailSeq = 0;
   /** A reload was asked for while one was running: run one more when it ends. */
@@ -58,7 +58,7 @@ export class PlacesState {
       const cursorAt = cursorPlace ? this.places.findIndex((p) => p.representative === cursorPlace.representative) : -1;
       this.placeCursor = Math.max(0, cursorAt >= 0 ? cursorAt : Math.min(this.placeCursor, this.places.length - 1));
     } catch (error) {
-      if (seq === this.#loadSeq) this.#onError(errorMessage(error));
+      if (seq === this.#loadSeq) this.#onError(error);
     } finally {
       if (seq === this.#loadSeq) {
         this.loading = false;
@@ -98,7 +98,7 @@ export class PlacesState {
       const detail = await this.#client.call('getPhoto', { photoId: place.representative });
       if (seq === this.#detailSeq && this.openedId === place.representative) this.openedDetail = detail;
     } catch (error) {
-      if (seq === this.#detailSeq) this.#onError(errorMessage(error));
+      if (seq === this.#detailSeq) this.#onError(error);
     }
   }
 

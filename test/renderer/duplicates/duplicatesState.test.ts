@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DuplicateGroup, DuplicateMember, DuplicateTier, Status, UndoResult } from '../../../app/api/contract.js';
 import { DecisionHistory, DECISION_HISTORY_STORAGE_KEY, type HistoryStorage } from '../../../renderer/views/duplicates/decisionHistory.js';
 import { DuplicatesState } from '../../../renderer/views/duplicates/duplicatesState.svelte.js';
+import { errorText } from '../../../renderer/state/reportingClient.js';
 import { deferred, fakeApiClient, type FakeHandlers } from './fakeApiClient.js';
 
 const RULE = 'largest resolution, then sharpest';
@@ -23,8 +24,31 @@ function member(photoId: number, extra: Partial<DuplicateMember> = {}): Duplicat
 }
 
 function group(key: string, tier: DuplicateTier, ids: number[], keeper = ids[0]): DuplicateGroup {
-  return { key, tier, members: ids.map((id) => member(id, { score: id === ids[0] ? 1 : 0.99 })), keeper, keeperReason: `largest resolution (p${keeper})` };
+  return {
+    key,
+    tier,
+    members: ids.map((id) => member(id, { score: id === ids[0] ? 1 : 0.99 })),
+    keeper,
+    keeperReason: `largest resolution (p${keeper})`,
+    files: [],
+    keeperFile: null,
+  };
 }
+
+/** An exact-tier group as the core lists it: one photo, its byte-identical files, the suggested one first. */
+function copiesGroup(key: string, photoId: number, files: string[]): DuplicateGroup {
+  return {
+    key,
+    tier: 'exact',
+    members: [member(photoId, { score: 1, path: files[0], name: 'x.jpg' })],
+    keeper: photoId,
+    keeperReason: `${files.length} byte-identical files: keep the one with the shortest path`,
+    files,
+    keeperFile: files[0],
+  };
+}
+
+const COPIES = ['/a/x.jpg', '/b/x.jpg', '/c/d/x.jpg'];
 
 function status(trash: Status['trash']): Status {
   return {
@@ -49,21 +73,32 @@ class MemoryStorage implements HistoryStorage {
 }
 
 /** A stand-in for the core's decisions: decided groups stop being listed until undone. */
-function fakeCore(groups: DuplicateGroup[], options: { trash?: Status['trash']; undo?: Partial<UndoResult>; overrides?: FakeHandlers } = {}) {
+function fakeCore(
+  groups: DuplicateGroup[],
+  options: { trash?: Status['trash']; undo?: Partial<UndoResult>; overrides?: FakeHandlers; listed?: (group: DuplicateGroup) => boolean } = {},
+) {
   const decisions = new Map<number, DuplicateGroup>();
   const resolved = new Set<string>();
   let nextDecision = 41;
   const fake = fakeApiClient({
-    duplicateGroups: () => ({ rule: RULE, groups: groups.filter((g) => !resolved.has(g.key)) }),
+    duplicateGroups: () => ({ rule: RULE, groups: groups.filter((g) => !resolved.has(g.key) && (options.listed?.(g) ?? true)) }),
     getStatus: () => status(options.trash ?? 'folder'),
     decideDuplicates: (input) => {
-      const decided = groups.find((g) => g.members.map((m) => m.photoId).join() === input.members.join());
+      const decided = groups.find((g) => g.tier !== 'exact' && g.members.map((m) => m.photoId).join() === input.members.join());
       if (!decided) throw new Error('no such group');
       resolved.add(decided.key);
       const id = ++nextDecision;
       decisions.set(id, decided);
       const others = decided.members.filter((m) => m.photoId !== input.keeper).map((m) => m.path);
       return { decisionId: id, trashed: input.action === 'trash_others' ? others : [], trashFailures: [] };
+    },
+    decideCopies: (input) => {
+      const decided = groups.find((g) => g.tier === 'exact' && g.keeper === input.photoId);
+      if (!decided) throw new Error('no such photo');
+      resolved.add(decided.key);
+      const id = ++nextDecision;
+      decisions.set(id, decided);
+      return { decisionId: id, trashed: input.action === 'trash_others' ? decided.files.filter((f) => f !== input.keepPath) : [], trashFailures: [] };
     },
     undoDecision: ({ decisionId }) => {
       const decided = decisions.get(decisionId);
@@ -79,7 +114,7 @@ function fakeCore(groups: DuplicateGroup[], options: { trash?: Status['trash']; 
 
 function newState(fake: ReturnType<typeof fakeApiClient>, storage: HistoryStorage | null = null) {
   const errors: string[] = [];
-  const state = new DuplicatesState({ client: fake.client, onError: (m) => errors.push(m), history: new DecisionHistory(storage) });
+  const state = new DuplicatesState({ client: fake.client, onError: (e) => errors.push(errorText(e)), history: new DecisionHistory(storage) });
   return { state, errors };
 }
 
@@ -106,7 +141,7 @@ describe('DuplicatesState loading', () => {
   });
 
   it('prefers the exact tier when it has groups, and keeps a tab the user chose', async () => {
-    const fake = fakeCore([group('exact-a', 'exact', [10, 10]), ...LIBRARY()]);
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES), ...LIBRARY()]);
     const { state } = newState(fake);
     await state.load();
     expect(state.tier).toBe('exact');
@@ -207,37 +242,195 @@ describe('DuplicatesState navigation and keeper', () => {
     state.chooseKeeper(g, 99);
     expect(state.keeperOf(g)).toBe(3);
   });
+});
 
-  it('lists the files of a one-photo group and never sends it as a decision', async () => {
-    const fake = fakeCore([group('exact-a', 'exact', [10])], {
+describe('DuplicatesState exact tier: copies of one photo', () => {
+  it("marks the core's suggested copy, lets the user pick another by click or arrows, and back", async () => {
+    const { state } = newState(fakeCore([copiesGroup('exact-a', 10, COPIES), ...LIBRARY()]));
+    await state.load();
+    const g = state.selectedGroup!;
+    expect(g.tier).toBe('exact');
+    expect(state.canDecide(g)).toBe(true);
+    expect(state.suggestedFile(g)).toBe('/a/x.jpg');
+    expect(state.keepFileOf(g)).toBe('/a/x.jpg');
+    expect(state.isKeepFileChanged(g)).toBe(false);
+    state.chooseKeepFile(g, '/c/d/x.jpg');
+    expect(state.keepFileOf(g)).toBe('/c/d/x.jpg');
+    expect(state.isKeepFileChanged(g)).toBe(true);
+    // ← / → step through the files, wrapping; the photo keeper is untouched.
+    state.stepKeeper(1);
+    expect(state.keepFileOf(g)).toBe('/a/x.jpg');
+    expect(state.isKeepFileChanged(g)).toBe(false);
+    state.stepKeeper(-1);
+    state.stepKeeper(-1);
+    expect(state.keepFileOf(g)).toBe('/b/x.jpg');
+    expect(state.keeperOf(g)).toBe(10);
+    state.chooseKeepFile(g, '/elsewhere/x.jpg');
+    expect(state.keepFileOf(g)).toBe('/b/x.jpg');
+    // A pick survives a reload while the group is listed.
+    await state.load();
+    expect(state.keepFileOf(state.selectedGroup!)).toBe('/b/x.jpg');
+  });
+
+  it('offers no comparison and no "not duplicates" for copies of one photo', async () => {
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES)]);
+    const { state } = newState(fake);
+    await state.load();
+    const g = state.selectedGroup!;
+    expect(state.canCompare(g)).toBe(false);
+    expect(state.canDo(g, 'not_duplicates')).toBe(false);
+    expect(state.canDo(g, 'keep_all')).toBe(true);
+    state.openCompare();
+    expect(state.compare).toBeNull();
+    expect(await state.decide('not_duplicates')).toBe(false);
+    expect(fake.calls.filter((c) => c.method.startsWith('decide'))).toEqual([]);
+  });
+
+  it('has nothing to decide while fewer than two files are listed', async () => {
+    const { state } = newState(fakeCore([copiesGroup('exact-a', 10, ['/a/x.jpg'])]));
+    await state.load();
+    expect(state.canDecide(state.selectedGroup!)).toBe(false);
+    expect(await state.decide('keep_all')).toBe(false);
+  });
+
+  it('keeps the picked copy and moves the others to the trash through decideCopies', async () => {
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES), copiesGroup('exact-b', 11, ['/a/y.jpg', '/b/y.jpg'])], { trash: 'folder' });
+    const { state } = newState(fake);
+    await state.load();
+    state.stepKeeper(1);
+    expect(state.trashPlan(state.selectedGroup!)).toEqual({
+      kind: 'copies',
+      keepPath: '/b/x.jpg',
+      keepName: 'x.jpg',
+      trashPaths: ['/a/x.jpg', '/c/d/x.jpg'],
+      complete: true,
+      photoCount: 0,
+    });
+    expect(await state.decide('trash_others')).toBe(true);
+    expect(fake.callsOf('decideCopies')).toEqual([{ photoId: 10, action: 'trash_others', keepPath: '/b/x.jpg' }]);
+    expect(fake.callsOf('decideDuplicates')).toEqual([]);
+    expect(state.visibleGroups.map((g) => g.key)).toEqual(['exact-b']);
+    expect(state.selectedGroup?.key).toBe('exact-b');
+    expect(state.notice).toEqual({ message: 'Kept b/x.jpg, moved 2 copies to a .sightline-trash folder in its library folder.', details: [], tone: 'ok' });
+    expect(state.latestUndoable).toMatchObject({ decisionId: 42, action: 'trash_others', groupKey: 'exact-a', tier: 'exact', label: 'x.jpg', memberCount: 3, copies: true });
+  });
+
+  it('keeps all copies without naming a file to keep', async () => {
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES)]);
+    const { state } = newState(fake);
+    await state.load();
+    state.stepKeeper(1);
+    await state.decide('keep_all');
+    expect(fake.callsOf('decideCopies')).toEqual([{ photoId: 10, action: 'keep_all' }]);
+    expect(state.notice?.message).toBe('Kept all 3 copies of x.jpg.');
+    expect(state.totalCount).toBe(0);
+  });
+
+  it('warns about copies the core could not move', async () => {
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES)], {
+      trash: 'os',
+      overrides: { decideCopies: () => ({ decisionId: 5, trashed: ['/b/x.jpg'], trashFailures: [{ path: '/c/d/x.jpg', reason: 'read-only' }] }) },
+    });
+    const { state } = newState(fake);
+    await state.load();
+    await state.decide('trash_others');
+    expect(state.notice).toEqual({
+      message: 'Kept a/x.jpg, moved 1 copy to the system trash. 1 copy could not be moved.',
+      details: ['Not moved: /c/d/x.jpg — read-only'],
+      tone: 'warning',
+    });
+  });
+
+  it('keeps the group and hands the error on when decideCopies fails', async () => {
+    const failure = new Error('Photo 10 has 1 file on disk now');
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES)], {
       overrides: {
-        getPhoto: ({ photoId }) => ({
-          id: photoId, width: 10, height: 10, takenAt: null, path: '/a/x.jpg', name: 'x.jpg', status: 'indexed', contentHash: 'h', size: 5,
-          format: 'jpeg', cameraMake: null, cameraModel: null, gpsLat: null, gpsLon: null, sharpness: null, errorCode: null, errorMessage: null,
-          files: [{ path: '/a/x.jpg', present: true, size: 5 }, { path: '/b/x.jpg', present: true, size: 5 }, { path: '/c/x.jpg', present: false, size: 5 }],
-        }),
+        decideCopies: () => {
+          throw failure;
+        },
+      },
+    });
+    const seen: unknown[] = [];
+    const state = new DuplicatesState({ client: fake.client, onError: (e) => seen.push(e) });
+    await state.load();
+    expect(await state.decide('trash_others')).toBe(false);
+    expect(seen).toEqual([failure]);
+    expect(state.visibleGroups).toHaveLength(1);
+    expect(state.latestUndoable).toBeNull();
+  });
+
+  it('undoes a decision on copies and selects the group once the core lists it again', async () => {
+    // Files put back are found by the core's reconciliation: the group is listed again a load later.
+    let listed = true;
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES), ...LIBRARY()], {
+      undo: { restored: ['/a/x.jpg', '/c/d/x.jpg'] },
+      listed: (g) => listed || g.key !== 'exact-a',
+    });
+    const { state } = newState(fake);
+    await state.load();
+    state.stepKeeper(1);
+    await state.decide('trash_others');
+    state.setTier('near');
+    listed = false;
+    expect(await state.undo()).toBe(true);
+    expect(fake.callsOf('undoDecision')).toEqual([{ decisionId: 42 }]);
+    expect(state.notice?.message).toBe('Undid “Move other copies to trash” on the copies of x.jpg. 2 files put back.');
+    expect(state.notice?.details).toEqual(['Put back: /a/x.jpg', 'Put back: /c/d/x.jpg']);
+    expect(state.tierCounts.exact).toBe(0);
+    listed = true;
+    await state.load();
+    expect(state.tier).toBe('exact');
+    expect(state.selectedGroup?.key).toBe('exact-a');
+    // The pick was forgotten with the decision: the suggestion is back.
+    expect(state.keepFileOf(state.selectedGroup!)).toBe('/a/x.jpg');
+  });
+
+  it('forgets the group to select after an undo once the user moves on', async () => {
+    let listed = true;
+    const fake = fakeCore([copiesGroup('exact-a', 10, COPIES), ...LIBRARY()], { listed: (g) => listed || g.key !== 'exact-a' });
+    const { state } = newState(fake);
+    await state.load();
+    await state.decide('keep_all');
+    listed = false;
+    await state.undo();
+    state.setTier('near');
+    state.moveSelection(1);
+    listed = true;
+    await state.load();
+    expect(state.tier).toBe('near');
+    expect(state.selectedGroup?.key).toBe('near-b');
+  });
+});
+
+describe('DuplicatesState trash plan', () => {
+  it('lists every file of each photo that would move, once the files are in', async () => {
+    const hold = deferred<void>();
+    const fake = fakeCore(LIBRARY(), {
+      overrides: {
+        getPhoto: async ({ photoId }) => {
+          await hold.promise;
+          return {
+            id: photoId, width: 10, height: 10, takenAt: null, path: `/photos/p${photoId}.jpg`, name: `p${photoId}.jpg`, status: 'indexed', contentHash: 'h',
+            size: 5, format: 'jpeg', cameraMake: null, cameraModel: null, gpsLat: null, gpsLon: null, sharpness: null, errorCode: null, errorMessage: null,
+            files: [
+              { path: `/photos/p${photoId}.jpg`, present: true, size: 5 },
+              { path: `/copies/p${photoId}.jpg`, present: photoId === 2, size: 5 },
+            ],
+          };
+        },
       },
     });
     const { state } = newState(fake);
     await state.load();
     const g = state.selectedGroup!;
-    expect(state.canDecide(g)).toBe(false);
-    await Promise.all([state.loadPhotoFiles(10), state.loadPhotoFiles(10)]);
-    expect(state.photoFiles.get(10)?.map((f) => f.path)).toEqual(['/a/x.jpg', '/b/x.jpg']);
-    expect(fake.callsOf('getPhoto')).toHaveLength(1);
-    expect(await state.decide('keep_all')).toBe(false);
-    state.openCompare();
-    expect(state.compare).toBeNull();
-    expect(fake.callsOf('decideDuplicates')).toEqual([]);
-  });
-
-  it('marks the first of several exact-tier files of one photo as the keeper', async () => {
-    const { state } = newState(fakeCore([group('exact-a', 'exact', [10, 10, 10])]));
-    await state.load();
-    const g = state.selectedGroup!;
-    expect(state.keeperIndex(g)).toBe(0);
-    state.stepKeeper(1);
-    expect(state.keeperIndex(g)).toBe(0);
+    state.chooseKeeper(g, 3);
+    state.prepareTrashPlan(g);
+    state.prepareTrashPlan(g);
+    expect(state.trashPlan(g)).toEqual({ kind: 'photos', keepPath: '/photos/p3.jpg', keepName: 'p3.jpg', trashPaths: ['/photos/p1.jpg', '/photos/p2.jpg'], complete: false, photoCount: 2 });
+    hold.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(fake.callsOf('getPhoto')).toEqual([{ photoId: 1 }, { photoId: 2 }]);
+    expect(state.trashPlan(g)).toMatchObject({ trashPaths: ['/photos/p1.jpg', '/photos/p2.jpg', '/copies/p2.jpg'], complete: true });
   });
 });
 
@@ -460,8 +653,17 @@ describe('DecisionHistory', () => {
     const storage = new MemoryStorage();
     storage.setItem(DECISION_HISTORY_STORAGE_KEY, '{not json');
     expect(new DecisionHistory(storage).entries).toEqual([]);
-    storage.setItem(DECISION_HISTORY_STORAGE_KEY, JSON.stringify([{ decisionId: 'x' }, { decisionId: 3, action: 'keep_all', groupKey: 'k', tier: 'near', label: 'a.jpg', memberCount: 2 }]));
-    expect(new DecisionHistory(storage).entries.map((e) => e.decisionId)).toEqual([3]);
+    storage.setItem(
+      DECISION_HISTORY_STORAGE_KEY,
+      JSON.stringify([
+        { decisionId: 'x' },
+        { decisionId: 3, action: 'keep_all', groupKey: 'k', tier: 'near', label: 'a.jpg', memberCount: 2 },
+        { decisionId: 4, action: 'trash_others', groupKey: 'e', tier: 'exact', label: 'x.jpg', memberCount: 3, copies: true },
+        { decisionId: 5, action: 'keep_all', groupKey: 'f', tier: 'exact', label: 'y.jpg', memberCount: 2, copies: 'yes' },
+      ]),
+    );
+    expect(new DecisionHistory(storage).entries.map((e) => e.decisionId)).toEqual([3, 4]);
+    expect(new DecisionHistory(storage).latest?.copies).toBe(true);
   });
 
   it('remembers at most the last 50 decisions', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { duplicatesCommandFor, duplicatesShortcuts, type KeyPress } from '../../../renderer/views/duplicates/shortcuts.js';
-import { formatBytes, formatResolution, formatSharpness, memberHighlights } from '../../../renderer/views/duplicates/memberFacts.js';
+import { formatBytes, formatResolution, formatSharpness, memberHighlights, shortPath } from '../../../renderer/views/duplicates/memberFacts.js';
 import type { DuplicateMember } from '../../../app/api/contract.js';
 
 function press(key: string, modifiers: Partial<KeyPress> = {}): KeyPress {
@@ -46,6 +46,16 @@ describe('duplicatesCommandFor', () => {
     const keys = duplicatesShortcuts.map((s) => s.keys).join(' | ');
     for (const key of ['J', 'K', '↓', '↑', 'Enter', 'Shift+K', 'T', 'N', 'Ctrl+Z', 'U', 'Escape']) expect(keys).toContain(key);
   });
+
+  it("says what the keys do in the exact tier, where the choice is the copy to keep", () => {
+    const help = (keys: string) => duplicatesShortcuts.find((s) => s.keys === keys)!.action;
+    expect(help('← / →')).toMatch(/Exact: the copy to keep/);
+    expect(help('Shift+K')).toMatch(/Exact: keep all copies/);
+    expect(help('T')).toMatch(/Exact: keep the picked copy, trash the other copies/);
+    expect(help('N')).not.toMatch(/^Not duplicates$/);
+    expect(duplicatesCommandFor(press('ArrowRight'), 'list')).toBe('next-keeper');
+    expect(duplicatesCommandFor(press('ArrowLeft'), 'list')).toBe('previous-keeper');
+  });
 });
 
 describe('member facts', () => {
@@ -60,6 +70,10 @@ describe('member facts', () => {
     expect(formatResolution(null, 10)).toBe('Unknown size');
     expect(formatSharpness(null)).toBe('Not measured');
     expect(formatSharpness(12.34)).toBe('12.3');
+    expect(shortPath('/tmp/lib/base_images/x.jpg')).toBe('base_images/x.jpg');
+    expect(shortPath('C:\\Photos\\2024\\x.jpg')).toBe('2024\\x.jpg');
+    expect(shortPath('/x.jpg')).toBe('/x.jpg');
+    expect(shortPath('x.jpg')).toBe('x.jpg');
   });
 
   it('highlights the best member of each fact, and no one when all are equal', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PhotoDetail, Place } from '../../../app/api/contract.js';
+import { errorText } from '../../../renderer/state/reportingClient.js';
 import { PlacesState, sortPlaces } from '../../../renderer/views/places/placesState.svelte.js';
 import { placesCommandFor, placesShortcuts } from '../../../renderer/views/places/shortcuts.js';
 import { deferred, fakeApiClient } from '../duplicates/fakeApiClient.js';
@@ -35,7 +36,7 @@ function setup(initial: Place[]) {
   let current = initial;
   const errors: string[] = [];
   const fake = fakeApiClient({ places: () => ({ places: current }), getPhoto: ({ photoId }) => detail(photoId) });
-  const state = new PlacesState({ client: fake.client, onError: (m) => errors.push(m) });
+  const state = new PlacesState({ client: fake.client, onError: (e) => errors.push(errorText(e)) });
   return { state, fake, errors, setPlaces: (next: Place[]) => (current = next) };
 }
 
@@ -98,16 +99,19 @@ describe('PlacesState', () => {
     expect(state.openedDetail?.id).toBe(6);
   });
 
-  it('reports failures through onError', async () => {
-    const errors: string[] = [];
+  it('hands failures to onError as they were thrown', async () => {
+    const errors: unknown[] = [];
+    const failure = new Error('no descriptors yet');
     const fake = fakeApiClient({
       places: () => {
-        throw new Error('no descriptors yet');
+        throw failure;
       },
     });
-    const state = new PlacesState({ client: fake.client, onError: (m) => errors.push(m) });
+    const state = new PlacesState({ client: fake.client, onError: (e) => errors.push(e) });
     await state.load();
-    expect(errors).toEqual(['no descriptors yet']);
+    // The very error the client threw: the shell's onError tells from it whether it was reported.
+    expect(errors).toEqual([failure]);
+    expect(errors[0]).toBe(failure);
     expect(state.loaded).toBe(true);
     expect(state.places).toEqual([]);
   });
