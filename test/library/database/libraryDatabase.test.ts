@@ -57,7 +57,7 @@ describe('openLibraryDatabase', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(db.pragma('page_size', { simple: true })).toBe(NEW_DATABASE_PAGE_SIZE);
-    expect(tables(db)).toEqual(['descriptors', 'duplicate_decisions', 'file_failures', 'folders', 'photo_files', 'photos', 'settings']);
+    expect(tables(db)).toEqual(['descriptors', 'duplicate_decisions', 'file_failures', 'folders', 'photo_files', 'photos', 'settings', 'trashed_files']);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
   });
 
