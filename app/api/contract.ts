@@ -160,6 +160,26 @@ export const MatchHeatmapSchema = z.object({
 });
 export type MatchHeatmap = z.infer<typeof MatchHeatmapSchema>;
 
+/** Where a result matches the query: local features matched and verified geometrically. */
+export const MatchVerificationSchema = z.object({
+  verified: z.boolean(),
+  /** Why it is not verified (null when it is). */
+  reason: z.string().nullable(),
+  /** Matches that passed the ratio test, and those the fitted transform explains. */
+  matches: z.number().int(),
+  inliers: z.number().int(),
+  inlierRatio: finite,
+  model: z.enum(['homography', 'affine']).nullable(),
+  /** The inliers' bounding box in each photo (original pixels). */
+  queryBox: PixelBoxSchema.nullable(),
+  resultBox: PixelBoxSchema.nullable(),
+  /** Inlier correspondences [xQuery, yQuery, xResult, yResult] in original pixels, at most maxLines. */
+  lines: z.array(z.tuple([finite, finite, finite, finite])),
+  query: z.object({ width: z.number().int(), height: z.number().int() }),
+  result: z.object({ width: z.number().int(), height: z.number().int() }),
+});
+export type MatchVerification = z.infer<typeof MatchVerificationSchema>;
+
 export const RegionOverlaySchema = z.object({
   kind: z.enum(['grid', 'rpn']),
   /** What the UI shows as the overlay's legend. */
@@ -279,6 +299,11 @@ export const apiMethods = {
   matchHeatmap: {
     input: z.object({ query: QuerySchema, resultPhotoId: photoId, pairs: z.number().int().min(0).max(50).default(8) }).strict(),
     output: MatchHeatmapSchema,
+  },
+  /** Local-feature matching + geometric verification of the query against one result (slower: ~0.1–1 s). */
+  verifyMatch: {
+    input: z.object({ query: QuerySchema, resultPhotoId: photoId, maxLines: z.number().int().min(0).max(2000).default(80) }).strict(),
+    output: MatchVerificationSchema,
   },
   regionOverlay: { input: z.object({ photoId }).strict(), output: RegionOverlaySchema },
   duplicateGroups: { input: z.object({ tier: DuplicateTierSchema.optional() }).strict(), output: DuplicateGroupsSchema },

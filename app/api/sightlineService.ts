@@ -15,6 +15,9 @@ import { watchFolders, type FolderWatch } from '../library/folderWatcher.js';
 import { Library, type LibraryOptions } from '../library/library.js';
 import { PhotoTrash, type OsTrash } from '../library/photoTrash.js';
 import { rankWithExpansion } from '../search/searchRanking.js';
+import type { LocalFeatures } from '../match/localFeatures.js';
+import type { MatchPool } from '../match/matchPool.js';
+import { featuresInBox } from '../match/regionFeatures.js';
 import {
   ApiError,
   VIEWER_IMAGE_LONG_SIDE,
@@ -26,6 +29,7 @@ import {
   type IndexingState,
   type IndexProgress,
   type MatchHeatmap,
+  type MatchVerification,
   type MediaKind,
   type PhotoDetail,
   type PhotoSummary,
@@ -75,6 +79,7 @@ export class SightlineService implements SightlineApiHandlers {
   private groupsCache: Promise<{ rule: string; groups: DuplicateGroup[] }> | null = null;
   private placesCache: ReturnType<Library['places']> | null = null;
   private watcher: FolderWatch | null = null;
+  private readonly uploadFeatures = new Map<string, Promise<LocalFeatures>>();
   private closed = false;
 
   private constructor(
@@ -395,6 +400,57 @@ export class SightlineService implements SightlineApiHandlers {
       query: { width: q.originalWidth, height: q.originalHeight, regions: q.regions.map((x) => ({ box: x.box, heat: dot(x.vector, r.global) / qNorm })) },
       result: { width: r.originalWidth, height: r.originalHeight, regions: r.regions.map((x) => ({ box: x.box, heat: dot(x.vector, q.global) / rNorm })) },
       pairs: pairs.slice(0, pairCount),
+    };
+  }
+
+  private matcher(): Promise<MatchPool> {
+    return this.library.matcher();
+  }
+
+  private async localFeatures(query: Query): Promise<LocalFeatures> {
+    const pool = await this.matcher();
+    let features: LocalFeatures;
+    if (query.kind === 'photo') {
+      this.photoOrThrow(query.photoId);
+      const file = this.library.photos.filesOf(query.photoId).find((f) => f.present);
+      if (!file) throw new ApiError('not_found', `Photo ${query.photoId} has no file on disk any more.`);
+      features = await pool.features(file.displayPath).catch((e: Error) => {
+        throw new ApiError('bad_request', `Cannot find local features in ${file.displayPath}: ${e.message}`);
+      });
+    } else {
+      const upload = this.uploadOrThrow(query.uploadId);
+      let pending = this.uploadFeatures.get(query.uploadId);
+      if (!pending) {
+        pending = pool.featuresOf(upload.bytes);
+        pending.catch(() => this.uploadFeatures.delete(query.uploadId));
+        this.uploadFeatures.set(query.uploadId, pending);
+        while (this.uploadFeatures.size > MAX_UPLOADS) this.uploadFeatures.delete(this.uploadFeatures.keys().next().value as string);
+      }
+      features = await pending.catch((e: Error) => {
+        throw new ApiError('bad_request', `Cannot find local features in ${upload.name || 'that image'}: ${e.message}`);
+      });
+    }
+    return query.box ? featuresInBox(features, query.box) : features;
+  }
+
+  async verifyMatch({ query, resultPhotoId, maxLines }: ApiParsedInput<'verifyMatch'>): Promise<MatchVerification> {
+    const [a, b] = await Promise.all([this.localFeatures(query), this.localFeatures({ kind: 'photo', photoId: resultPhotoId })]);
+    const v = await (await this.matcher()).verifyFeatures(a, b);
+    // The strongest evidence first would need per-match scores; an even spread shows the extent.
+    const step = Math.max(1, v.inlierPairs.length / Math.max(1, maxLines));
+    const lines = maxLines === 0 ? [] : Array.from({ length: Math.min(maxLines, v.inlierPairs.length) }, (_, i) => v.inlierPairs[Math.floor(i * step)]);
+    return {
+      verified: v.verified,
+      reason: v.reason ?? null,
+      matches: v.matches,
+      inliers: v.inliers,
+      inlierRatio: v.inlierRatio,
+      model: v.model,
+      queryBox: v.boxA,
+      resultBox: v.boxB,
+      lines,
+      query: { width: a.width, height: a.height },
+      result: { width: b.width, height: b.height },
     };
   }
 

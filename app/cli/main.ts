@@ -1,6 +1,7 @@
 // The `sightline` command. Every subcommand that computes descriptors takes --model; every
 // subcommand that prints results takes --json for scripts.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import readline from 'node:readline/promises';
@@ -10,7 +11,9 @@ import { EnginePool } from '../engine/enginePool.js';
 import { cudaAddonInstalled, executionProvidersFor } from '../engine/executionProviders.js';
 import { importModel, parseNormalisation } from '../engine/modelImport.js';
 import { builtinDefaultModelId, defaultRegistry, resolveModel } from '../engine/modelResolver.js';
-import { prepareDefaultModel } from '../engine/defaultModel.js';
+import { DEFAULT_MODEL_CALIBRATION, prepareDefaultModel } from '../engine/defaultModel.js';
+import { calibrateModel, quantizeRegisteredModel, type CalibrationTable } from '../engine/modelQuantisation.js';
+import { writeAtomic } from '../engine/modelRegistry.js';
 import { ensureRecommendedModel, formatDownloadProgress, isRecommendedAlpha, RECOMMENDED_ALPHAS, ModelDownloadError } from '../engine/recommendedModel.js';
 import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
 import { fitWhiteningOnPhotos } from '../engine/whiteningFit.js';
@@ -23,6 +26,7 @@ import { readSettings, updateSettings } from '../settings.js';
 import { positiveInt, positiveIntList, regionOption } from './cliOptions.js';
 import { registerLibraryCommands } from './libraryCommands.js';
 import { registerServeCommand } from './serveCommand.js';
+import { registerCleanCommand } from './cleanCommand.js';
 import { createProgressReporter } from './progressReporter.js';
 
 const program = new Command();
@@ -44,7 +48,8 @@ model.command('list').description('the registered models').option('--json', 'mac
   if (all.length === 0) console.log('No models yet: run `npx sightline model prepare-default`.');
   for (const m of all) {
     const tags = [m.meta.id === active ? 'in use' : '', m.meta.id === builtin ? 'offline default' : ''].filter(Boolean).join(', ');
-    console.log(`${m.meta.id === active ? '*' : ' '} ${m.meta.id}  ${m.meta.name}  ${m.meta.channels} ch @ stride ${m.meta.stride}  ${m.meta.featureLayer}${tags ? `  (${tags})` : ''}`);
+    const precision = m.meta.quantisation ? `  int8 of ${m.meta.quantisation.from}` : '';
+    console.log(`${m.meta.id === active ? '*' : ' '} ${m.meta.id}  ${m.meta.name}  ${m.meta.channels} ch @ stride ${m.meta.stride}  ${m.meta.featureLayer}${precision}${tags ? `  (${tags})` : ''}`);
   }
 });
 
@@ -100,6 +105,54 @@ model.command('download')
       }
       throw e;
     }
+  });
+
+model.command('quantize <id>')
+  .description('register an int8 variant of a float model (static QDQ quantisation; activation ranges measured on your photos)')
+  .option('--calibrate <folders...>', 'photos to measure activation ranges on: typical photos, never the ones you evaluate on (the offline default has shipped ranges)')
+  .option('--calibration <file>', 'activation ranges saved earlier with --save-calibration, instead of --calibrate')
+  .option('--max-photos <n>', 'calibrate on at most this many photos, evenly spread over the folders', positiveInt('--max-photos'), 60)
+  .option('--long-side <px>', 'long side the calibration photos are fed at', positiveInt('--long-side'), 512)
+  .option('--weight-bits <bits>', '7 (weights in ±63: the same results on every x86 CPU) or 8 (±127: can saturate on AVX2 CPUs without VNNI)', '7')
+  .option('--save-calibration <file>', 'also write the measured activation ranges to this JSON file')
+  .option('--name <name>', 'a name to show and to select it by')
+  .option('--use', 'make it the model in use')
+  .option('--json', 'machine-readable output')
+  .action(async (id: string, opts: { calibrate?: string[]; calibration?: string; maxPhotos: number; longSide: number; weightBits: string; saveCalibration?: string; name?: string; use?: boolean; json?: boolean }) => {
+    if (opts.weightBits !== '8' && opts.weightBits !== '7') throw new InvalidArgumentError('--weight-bits must be 8 or 7');
+    const source = await resolveModel(id);
+    if (source.meta.quantisation) throw new InvalidArgumentError(`${source.meta.id} (${source.meta.name}) is already int8; quantise its float model ${source.meta.quantisation.from}`);
+    let table: CalibrationTable;
+    if (opts.calibrate) {
+      const files = (await Promise.all(opts.calibrate.map(async (f) => (await groupsProtocol(f)).database.map((d) => d.image)))).flat();
+      // Evenly spread, so a capped set still covers every folder.
+      const picked = files.length <= opts.maxPhotos ? files : Array.from({ length: opts.maxPhotos }, (_, i) => files[Math.floor((i * files.length) / opts.maxPhotos)]);
+      const progress = createProgressReporter(!opts.json);
+      try {
+        const report = await calibrateModel(source, picked, {
+          longSide: opts.longSide,
+          crops: true,
+          photosFrom: `under ${opts.calibrate.join(', ')}`,
+          onProgress: (d, t) => progress.update('calibrate', d, t),
+        });
+        table = report.table;
+        progress.stop();
+        for (const s of report.skipped) if (!opts.json) console.error(`  skipped ${s.file}: ${s.reason}`);
+      } finally {
+        progress.stop();
+      }
+    } else if (opts.calibration) {
+      table = JSON.parse(await fs.readFile(opts.calibration, 'utf8')) as CalibrationTable;
+    } else if (DEFAULT_MODEL_CALIBRATION.sourceModelId === source.meta.id) {
+      table = DEFAULT_MODEL_CALIBRATION;
+    } else {
+      throw new InvalidArgumentError('give --calibrate <folders…> with typical photos (or --calibration <file>) to measure activation ranges on');
+    }
+    if (opts.saveCalibration) await writeAtomic(opts.saveCalibration, JSON.stringify(table, null, 1) + '\n');
+    const m = await quantizeRegisteredModel(source, table, defaultRegistry(), { weightBits: Number(opts.weightBits) as 7 | 8, name: opts.name });
+    if (opts.use) await updateSettings({ model: m.meta.id });
+    if (opts.json) console.log(JSON.stringify(m.meta, null, 2));
+    else console.log(`Registered ${m.meta.id} (${m.meta.name}): int8 of ${source.meta.id}, activation ranges from ${table.fittedOn}.${opts.use ? ' Now in use.' : `\nUse it with \`sightline model use ${m.meta.id}\` or --model ${m.meta.id}.`}`);
   });
 
 model.command('prepare-default')
@@ -225,6 +278,7 @@ gpu.command('install-cuda')
 
 registerLibraryCommands(program);
 registerServeCommand(program);
+registerCleanCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`sightline: ${e.message}`);

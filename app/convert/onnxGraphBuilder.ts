@@ -23,7 +23,8 @@ export const attr = {
 /** A graph input or output: a name and a shape whose entries are sizes or symbolic names. */
 export interface OnnxValueInfo {
   name: string;
-  shape: Array<number | string>;
+  /** Absent: the rank is not known (an extra output of whatever shape the tensor has). */
+  shape?: Array<number | string>;
   /** Element type (default float32). */
   elemType?: OnnxElemType;
 }
@@ -39,6 +40,75 @@ const ELEM_TYPES: Record<OnnxElemType, number> = {
 };
 
 export const ONNX_OPSET = 13;
+
+export type TensorProto = InstanceType<typeof onnx.TensorProto>;
+export type NodeProto = InstanceType<typeof onnx.NodeProto>;
+export type ModelProto = InstanceType<typeof onnx.ModelProto>;
+
+// What decoding gives: protobufjs fills every repeated and scalar field of a decoded message
+// (empty arrays, '' strings), though its typings leave them all optional.
+export interface DecodedNode {
+  name: string;
+  opType: string;
+  domain: string;
+  input: string[];
+  output: string[];
+}
+export interface DecodedTensor {
+  name: string;
+  /** int64: numbers, or Longs when long.js is installed. */
+  dims: Array<number | { toNumber(): number }>;
+  dataType: number;
+  rawData: Uint8Array;
+  floatData: number[];
+}
+export interface DecodedGraph {
+  node: DecodedNode[];
+  initializer: DecodedTensor[];
+  input: Array<{ name: string }>;
+  output: Array<{ name: string }>;
+}
+export interface DecodedModel {
+  proto: ModelProto;
+  graph: DecodedGraph;
+}
+
+export function dimsOf(t: DecodedTensor): number[] {
+  return t.dims.map((d) => (typeof d === 'number' ? d : d.toNumber()));
+}
+
+/** An initializer from raw little-endian bytes (copied into a fresh, aligned buffer). */
+export function tensorProto(name: string, dims: number[], elemType: OnnxElemType, data: ArrayBufferView): TensorProto {
+  const raw = new Uint8Array(data.byteLength);
+  raw.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return onnx.TensorProto.create({ name, dims, dataType: ELEM_TYPES[elemType], rawData: raw });
+}
+
+/** A float32 initializer's values, whether the exporter stored them as raw bytes or as float_data. */
+export function floatTensorValues(t: DecodedTensor): Float32Array | undefined {
+  if (t.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
+  if (t.rawData.length > 0) {
+    // A copy, not slice(): on a Node Buffer slice() is a view into the whole decoded file.
+    const bytes = new Uint8Array(t.rawData.length);
+    bytes.set(t.rawData);
+    return new Float32Array(bytes.buffer);
+  }
+  return Float32Array.from(t.floatData);
+}
+
+export function decodeModel(bytes: Uint8Array): DecodedModel {
+  const proto = onnx.ModelProto.decode(bytes);
+  if (!proto.graph) throw new Error('the ONNX model has no graph');
+  return { proto, graph: proto.graph as unknown as DecodedGraph };
+}
+
+export function encodeModel(model: DecodedModel): Uint8Array {
+  return onnx.ModelProto.encode(model.proto).finish();
+}
+
+export function nodeProto(opType: string, inputs: string[], outputs: string[], name: string, attributes: Record<string, OnnxAttribute> = {}): NodeProto {
+  return onnx.NodeProto.create({ opType, name, input: inputs, output: outputs, attribute: Object.entries(attributes).map(([key, a]) => toAttributeProto(key, a)) });
+}
 
 export class OnnxGraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
@@ -125,13 +195,13 @@ export class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(v: OnnxValueInfo) {
+export function valueInfo(v: OnnxValueInfo) {
   return onnx.ValueInfoProto.create({
     name: v.name,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
         elemType: ELEM_TYPES[v.elemType ?? 'float32'],
-        shape: onnx.TensorShapeProto.create({
+        shape: v.shape && onnx.TensorShapeProto.create({
           dim: v.shape.map((d) => (typeof d === 'number' && d >= 0
             ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
             : onnx.TensorShapeProto.Dimension.create({ dimParam: String(d) }))),

@@ -156,12 +156,19 @@ export async function loadNetworkInput(source: ImageSource, options: ImageInputO
     }
   }
 
-  let pixels: Buffer;
-  let info: OutputInfo;
-  try {
-    ({ data: pixels, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
-  } catch (e) {
-    throw classifySharpError(e, label);
+  let pixels: Uint8Array;
+  let info: Pick<OutputInfo, 'width' | 'height' | 'channels'>;
+  if (isRawPixels(source) && source.channels === 3 && !box && outW === rawW && outH === rawH) {
+    // The library hands over RGB already decoded at the network's size: sharp would only copy
+    // the same bytes through a pipeline (resize to the same size and sRGB to sRGB are no-ops).
+    pixels = source.raw;
+    info = { width: rawW, height: rawH, channels: 3 };
+  } else {
+    try {
+      ({ data: pixels, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
+    } catch (e) {
+      throw classifySharpError(e, label);
+    }
   }
   if (info.width !== outW || info.height !== outH) {
     throw new Error(`decoder returned ${info.width}×${info.height}, expected ${outW}×${outH}`);
@@ -181,10 +188,25 @@ export async function loadNetworkInput(source: ImageSource, options: ImageInputO
 export function toNormalisedNCHW(pixels: Uint8Array, width: number, height: number, channels: number, n: InputNormalisation): Float32Array {
   const plane = width * height;
   const out = new Float32Array(3 * plane);
-  const grey = channels < 3;
-  for (let i = 0; i < plane; i++) {
-    const p = i * channels;
-    for (let c = 0; c < 3; c++) out[c * plane + i] = (pixels[grey ? p : p + c] - n.mean[c]) / n.std[c];
+  // A byte has only 256 values: a table per channel of (v − mean) / std turns the per-pixel
+  // subtract and divide into a lookup, with bit-identical results.
+  const tables = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v - n.mean[c]) / n.std[c]));
+  const [t0, t1, t2] = tables;
+  const g = plane;
+  const b = 2 * plane;
+  if (channels >= 3) {
+    for (let i = 0, p = 0; i < plane; i++, p += channels) {
+      out[i] = t0[pixels[p]];
+      out[g + i] = t1[pixels[p + 1]];
+      out[b + i] = t2[pixels[p + 2]];
+    }
+  } else {
+    for (let i = 0, p = 0; i < plane; i++, p += channels) {
+      const v = pixels[p];
+      out[i] = t0[v];
+      out[g + i] = t1[v];
+      out[b + i] = t2[v];
+    }
   }
   return out;
 }

@@ -13,6 +13,17 @@ const normalisationSchema = z.object({
   std: z.tuple([z.number(), z.number(), z.number()]),
 });
 
+const quantisationSchema = z.object({
+  precision: z.literal('int8'),
+  /** Id and name of the float model it was quantised from. */
+  from: z.string(),
+  fromName: z.string(),
+  weights: z.string(),
+  activations: z.string(),
+});
+
+export type ModelQuantisation = z.infer<typeof quantisationSchema>;
+
 export const modelMetadataSchema = z.object({
   id: z.string().regex(/^[0-9a-f]{16}$/),
   name: z.string().min(1),
@@ -27,6 +38,8 @@ export const modelMetadataSchema = z.object({
   stride: z.number().int().positive(),
   normalisation: normalisationSchema,
   createdAt: z.string(),
+  /** Present on an int8 model made by `sightline model quantize`: how, and from which float model. */
+  quantisation: quantisationSchema.optional(),
 });
 
 export type ModelMetadata = z.infer<typeof modelMetadataSchema>;
@@ -45,6 +58,7 @@ export interface ModelInfo {
   licence: string;
   normalisation: InputNormalisation;
   kind?: 'grid' | 'rpn';
+  quantisation?: ModelQuantisation;
 }
 
 export function modelIdFor(onnx: Uint8Array): string {
@@ -105,6 +119,7 @@ export class ModelRegistry {
       stride: converted.stride,
       normalisation: info.normalisation,
       createdAt: new Date().toISOString(),
+      quantisation: info.quantisation,
     });
     const root = where === 'builtin' ? this.dirs.builtin : this.dirs.user;
     const dir = path.join(root, id);

@@ -1,7 +1,7 @@
 // R-MAC aggregation (DESIGN.md §1.1 steps 4–6): region max-pool → L2 → whiten → L2 → sum → L2.
 // Raw (pre-whitening) region vectors are what the workers return, so one forward pass serves
 // every variant (MAC, R-MAC, whitened, multi-resolution) and whitening can be refitted later.
-import { maxPoolRegion, globalMaxPool, type FeatureMap } from './regionPooling.js';
+import { maxPoolRegions, type FeatureMap } from './regionPooling.js';
 import { rmacRegions, type CellRegion, type RmacGridOptions } from './rmacRegions.js';
 import { l2normalize, addInto } from './vectorMath.js';
 import { applyWhitening, applyWhiteningBatch, type Whitening } from './whitening.js';
@@ -37,15 +37,17 @@ export interface ImageGeometry {
 export function poolScale(map: FeatureMap, geometry: ImageGeometry, longSide: number, regions: CellRegion[] | RmacGridOptions = {}): ScaleDescription {
   const cells = Array.isArray(regions) ? regions : rmacRegions(map.width, map.height, regions);
   const px = geometry.stride * geometry.scale;
+  // MAC rides along as one more region: pooling all regions in one pass reads the map once.
+  const pooled = maxPoolRegions(map, [...cells, { x: 0, y: 0, width: map.width, height: map.height }]);
   return {
     longSide,
     featureWidth: map.width,
     featureHeight: map.height,
-    mac: l2normalize(globalMaxPool(map)),
-    regions: cells.map((cell) => ({
+    mac: l2normalize(pooled[cells.length]),
+    regions: cells.map((cell, i) => ({
       cell,
       box: { x: geometry.offsetX + cell.x * px, y: geometry.offsetY + cell.y * px, width: cell.width * px, height: cell.height * px },
-      vector: l2normalize(maxPoolRegion(map, cell)),
+      vector: l2normalize(pooled[i]),
     })),
   };
 }

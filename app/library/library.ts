@@ -10,10 +10,11 @@ import { runLimited } from '../eval/retrievalEvaluation.js';
 import type { PixelBox } from '../engine/imageInput.js';
 import { resolveModel } from '../engine/modelResolver.js';
 import { appDataDir } from '../paths.js';
-import { DescriptorMatrix } from '../search/descriptorMatrix.js';
+import { DescriptorMatrix, type NeighbourGraph } from '../search/descriptorMatrix.js';
 import { duplicateGroupKey, duplicateThresholds, findDuplicateGroups, KEEPER_RULE, type DuplicateGroup, type DuplicateTier } from '../search/duplicateGroups.js';
 import { findPlaceClusters, type PlaceCluster } from '../search/placeClusters.js';
 import { rankWithExpansion } from '../search/searchRanking.js';
+import type { MatchPool } from '../match/matchPool.js';
 import { openLibraryDatabase, type LibraryDatabase } from './database/libraryDatabase.js';
 import { DecisionRepository } from './database/decisionRepository.js';
 import { DescriptorRepository } from './database/descriptorRepository.js';
@@ -38,6 +39,11 @@ export interface LibraryOptions {
    * resized/grey/flipped variants from ≥ 0.98 down to 0.24–0.41 against their originals.
    */
   autoWhiten?: boolean;
+  /**
+   * Near-identical candidates that the pixel check cannot settle (a crop, a small turn) are
+   * verified with local features and a fitted transform (default true).
+   */
+  geometricNearCheck?: boolean;
 }
 
 export const AUTO_WHITEN_MIN_PHOTOS = 200;
@@ -50,6 +56,21 @@ export const AUTO_WHITEN_MIN_PHOTOS = 200;
  * until geometric verification (issue 5) can tell crops from look-alikes.
  */
 export const NEAR_PIXEL_CORRELATION = 0.94;
+
+/**
+ * Pairs whose signatures correlate at least this much but below NEAR_PIXEL_CORRELATION go to
+ * geometric verification: crops by 5–10 % score 0.85–0.93 here. Lower ones are other shots; not
+ * verifying them keeps a big library's grouping from matching thousands of landmark pairs.
+ */
+export const NEAR_GEOMETRIC_MIN_PIXEL = 0.8;
+
+/**
+ * A geometrically verified pair is near-identical only when nearly all of its ratio-test matches
+ * agree on the transform: crops and turns of one shot kept 0.91–1.00 (bench/nearDuplicateVerification.ts),
+ * other shots of a landmark from another spot 0.11–0.81. Shots of a flat facade from the same spot
+ * (bursts, or another day) also reach 0.9–0.99: those are grouped, as burst neighbours are.
+ */
+export const NEAR_INLIER_RATIO = 0.85;
 
 /** Candidate neighbours per photo for the duplicate tiers, and for place clusters (see placeClusters.ts on k). */
 const DUPLICATE_NEIGHBOURS = 20;
@@ -70,6 +91,10 @@ export interface SearchOptions {
   qe?: number;
 }
 
+function pairKey(a: number, b: number): string {
+  return a < b ? `${a} ${b}` : `${b} ${a}`;
+}
+
 export function defaultLibraryPath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(appDataDir(env), 'library.db');
 }
@@ -82,6 +107,7 @@ export class Library {
   readonly decisions: DecisionRepository;
   private matrix: DescriptorMatrix | undefined;
   private indexer: Indexer | undefined;
+  private matchPool: Promise<MatchPool> | undefined;
 
   private constructor(
     readonly db: LibraryDatabase,
@@ -296,15 +322,16 @@ export class Library {
     const thresholds = duplicateThresholds(!!this.engine.whitening);
     const graph = await neighbourGraphAbove(matrix, thresholds.similarMember, DUPLICATE_NEIGHBOURS);
     const tiny = new Map(photos.filter((p) => p.tiny).map((p) => [p.id, new Uint8Array(p.tiny!)]));
+    const pixelScore = (a: number, b: number) => {
+      const ta = tiny.get(a);
+      const tb = tiny.get(b);
+      return ta && tb ? nearIdenticalScore(ta, tb) : 1;
+    };
+    const verified = this.options.geometricNearCheck === false ? new Set<string>() : await this.verifyNearCandidates(graph, thresholds.nearMember, pixelScore);
     const groups = findDuplicateGroups({
       matrix,
       graph,
-      nearVerifier: (a, b) => {
-        const ta = tiny.get(a);
-        const tb = tiny.get(b);
-        if (!ta || !tb) return true;
-        return nearIdenticalScore(ta, tb) >= NEAR_PIXEL_CORRELATION;
-      },
+      nearVerifier: (a, b) => pixelScore(a, b) >= NEAR_PIXEL_CORRELATION || verified.has(pairKey(a, b)),
       photos,
       filesByPhoto,
       thresholds,
@@ -314,6 +341,50 @@ export class Library {
     return { rule: KEEPER_RULE, groups: tier ? groups.filter((g) => g.tier === tier) : groups };
   }
 
+  /**
+   * Geometric verification of the near-identical candidates the pixel check leaves open: pairs
+   * close enough by descriptor, whose signatures correlate between NEAR_GEOMETRIC_MIN_PIXEL and
+   * NEAR_PIXEL_CORRELATION. Returns the pairs that verify with a high inlier ratio.
+   */
+  private async verifyNearCandidates(graph: NeighbourGraph, nearMember: number, pixelScore: (a: number, b: number) => number): Promise<Set<string>> {
+    const candidates: Array<[number, number]> = [];
+    for (let r = 0; r < graph.ids.length; r++) {
+      const a = graph.ids[r];
+      for (let j = 0; j < graph.counts[r]; j++) {
+        const b = graph.neighbours[r * graph.k + j];
+        if (a >= b || graph.scores[r * graph.k + j] < nearMember) continue;
+        const px = pixelScore(a, b);
+        if (px >= NEAR_GEOMETRIC_MIN_PIXEL && px < NEAR_PIXEL_CORRELATION) candidates.push([a, b]);
+      }
+    }
+    const verified = new Set<string>();
+    if (!candidates.length) return verified;
+    const pool = await this.matcher();
+    const fileOf = (id: number) => this.photos.filesOf(id).find((f) => f.present)?.displayPath;
+    await runLimited(candidates, pool.size * 2, async ([a, b]) => {
+      const fa = fileOf(a);
+      const fb = fileOf(b);
+      if (!fa || !fb) return;
+      const v = await pool.verify(fa, fb).catch(() => undefined);
+      if (v?.verified && v.inlierRatio >= NEAR_INLIER_RATIO) verified.add(pairKey(a, b));
+    });
+    return verified;
+  }
+
+  /** Local features and verification (OpenCV's wasm build loads in a second or two): opened on first use. */
+  matcher(): Promise<MatchPool> {
+    if (!this.matchPool) {
+      const opening = import('../match/matchPool.js').then(({ MatchPool }) =>
+        MatchPool.open({ workers: this.engine.pool.size, cacheDir: path.join(path.dirname(this.dbPath), 'features') }),
+      );
+      opening.catch(() => {
+        if (this.matchPool === opening) this.matchPool = undefined;
+      });
+      this.matchPool = opening;
+    }
+    return this.matchPool;
+  }
+
   async places(): Promise<PlaceCluster[]> {
     const threshold = duplicateThresholds(!!this.engine.whitening).similar;
     const matrix = this.descriptorMatrix();
@@ -321,6 +392,7 @@ export class Library {
   }
 
   async close(): Promise<void> {
+    await (await this.matchPool?.catch(() => undefined))?.close();
     await this.engine.close();
     this.db.close();
   }

@@ -22,6 +22,7 @@ const ACTIONS: Record<ApiMethod, string> = {
   uploadImage: 'Could not read the image',
   matchHeatmap: 'Could not compute the match heatmap',
   regionOverlay: 'Could not load the region overlay',
+  verifyMatch: 'Could not check where the photos match',
   duplicateGroups: 'Could not load duplicate groups',
   decideDuplicates: 'Could not apply the decision',
   decideCopies: 'Could not apply the decision on the copies',

@@ -242,6 +242,33 @@ describe('SightlineService', () => {
     await idle();
   });
 
+  it('shows where a copy matches (verified, with match lines inside both photos) and refuses another object', async () => {
+    const original = await photoIdNamed('ukbench00120.jpg');
+    const resized = await photoIdNamed('ukbench00120_resize.jpg');
+    const other = await photoIdNamed('ukbench09268.jpg');
+    const match = await call('verifyMatch', { query: { kind: 'photo', photoId: original }, resultPhotoId: resized, maxLines: 20 });
+    expect(match.verified).toBe(true);
+    expect(match.reason).toBeNull();
+    expect(match.lines.length).toBe(20);
+    expect(match.inliers).toBeGreaterThanOrEqual(20);
+    for (const [x1, y1, x2, y2] of match.lines) {
+      expect(x1).toBeLessThanOrEqual(match.query.width);
+      expect(y1).toBeLessThanOrEqual(match.query.height);
+      expect(x2).toBeLessThanOrEqual(match.result.width);
+      expect(y2).toBeLessThanOrEqual(match.result.height);
+    }
+    const no = await call('verifyMatch', { query: { kind: 'photo', photoId: original }, resultPhotoId: other });
+    expect(no.verified).toBe(false);
+    expect(no.reason).toBeTruthy();
+    // A box query matches with the keypoints inside the box only.
+    const box = { x: 0, y: 0, width: match.query.width / 2, height: match.query.height / 2 };
+    const part = await call('verifyMatch', { query: { kind: 'photo', photoId: original, box }, resultPhotoId: resized, maxLines: 500 });
+    for (const [x1, y1] of part.lines) {
+      expect(x1).toBeLessThan(box.width);
+      expect(y1).toBeLessThan(box.height);
+    }
+  });
+
   it('clusters places with a representative each', async () => {
     const { places } = await call('places', {});
     for (const p of places) {

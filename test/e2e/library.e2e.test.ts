@@ -1,7 +1,7 @@
 // The UI as a user meets it, in Chromium against `sightline serve`: add a folder, watch it index,
 // open a photo of the Eiffel tower, draw a box on it, and check that the results are the Eiffel
-// tower and that the match heatmap and region overlay are drawn. Screenshots of every view go to
-// test-output/screenshots/ for a person to look at.
+// tower, that the match heatmap and region overlay are drawn, and that the matched points of a
+// result are. Screenshots of every view go to test-output/screenshots/ for a person to look at.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -159,11 +159,69 @@ describe.skipIf(why !== null)('the library in the browser', () => {
     await shot('09-region-overlay');
   }, 120_000);
 
+  it('shows where a result matches, point for point, in the Matched points mode', async () => {
+    const summary = page.locator('[data-testid=match-points-view][aria-busy=false] [data-testid=match-summary]');
+    /** The summary once the selected result is checked; with its lines when verified, none when not. */
+    const checked = async () => {
+      await summary.waitFor({ timeout: 90_000 });
+      const text = (await summary.textContent())?.trim() ?? '';
+      expect(text).toMatch(/^(Verified: \d+ of \d+ matches agree on one (homography|affine transform) \(\d+ %\)|Not verified: .+)$/);
+      const verified = (await summary.getAttribute('data-verified')) === 'true';
+      const lines = await page.locator('[data-testid=match-lines] line').count();
+      if (verified) expect(lines).toBeGreaterThan(0);
+      else expect(lines).toBe(0);
+      return { text, verified, lines };
+    };
+
+    // The result the heatmap showed, switched with the M key: verified or not, it says which.
+    await page.keyboard.press('m');
+    await page.getByTestId('match-points-view').waitFor();
+    expect(await page.getByTestId('mode-points').getAttribute('aria-pressed')).toBe('true');
+    const first = await checked();
+    await page.waitForTimeout(300);
+    if (!first.verified) await shot('08c-matched-points-not-verified');
+
+    // Eiffel tower photos from other viewpoints whose local features verify against the box.
+    let shown: Awaited<ReturnType<typeof checked>> | null = first.verified ? first : null;
+    for (const name of ['paris_eiffel_000051.jpg', 'paris_eiffel_000091.jpg', 'paris_eiffel_000285.jpg', 'paris_eiffel_000199.jpg']) {
+      const card = page.locator(`[data-testid=result-card][title$="${path.sep}${name}"]`);
+      if ((await card.count()) === 0) continue;
+      await card.click();
+      await page.locator('[data-testid=heatmap-view] h2', { hasText: name }).waitFor();
+      const outcome = await checked();
+      if (outcome.verified) {
+        shown = outcome;
+        break;
+      }
+    }
+    expect(shown, `no result verified; the first said: ${first.text}`).not.toBeNull();
+
+    // Every line runs from a point in the query's pane to one in the result's.
+    const stray = await page.evaluate(() => {
+      const rectOf = (id: string) => document.querySelector(`[data-testid=${id}]`)!.getBoundingClientRect();
+      const [svg, query, result] = [rectOf('match-lines'), rectOf('match-pane-query'), rectOf('match-pane-result')];
+      const inside = (r: DOMRect, x: number, y: number) => x >= r.left - 1 && x <= r.right + 1 && y >= r.top - 1 && y <= r.bottom + 1;
+      return Array.from(document.querySelectorAll('[data-testid=match-lines] line')).filter((l) => {
+        const at = (name: string) => Number(l.getAttribute(name));
+        return !inside(query, svg.left + at('x1'), svg.top + at('y1')) || !inside(result, svg.left + at('x2'), svg.top + at('y2'));
+      }).length;
+    });
+    expect(stray).toBe(0);
+    expect(await page.locator('[data-testid=match-lines] .inlier-box').count()).toBe(2);
+    await page.waitForTimeout(500);
+    await shot('08b-matched-points');
+
+    // And back to the heatmap, as it was.
+    await page.keyboard.press('m');
+    await page.locator('[data-testid=heatmap-view][data-mode=heatmap] [data-testid=heatmap-canvas]').waitFor({ timeout: 60_000 });
+  }, 240_000);
+
   it('lists the keyboard shortcuts of the current view on ?', async () => {
     await page.keyboard.press('?');
     const help = page.getByTestId('help-overlay');
     await help.waitFor();
     expect(await help.textContent()).toContain('threshold');
+    expect(await help.textContent()).toContain('matched points');
     await shot('10-help');
     await page.keyboard.press('Escape');
     await help.waitFor({ state: 'detached' });

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NORMALISATIONS } from '../../app/convert/convertedModel.js';
+import { NORMALISATIONS, type InputNormalisation } from '../../app/convert/convertedModel.js';
 import { ImageInputError, type ImageErrorCode } from '../../app/engine/imageErrors.js';
-import { loadNetworkInput, type ImageInputOptions, type NetworkInput } from '../../app/engine/imageInput.js';
+import { loadNetworkInput, toNormalisedNCHW, type ImageInputOptions, type NetworkInput } from '../../app/engine/imageInput.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const PHOTO = path.join(DATA, 'paris6k-mini/images/eiffel_tower/paris_eiffel_000000.jpg');
@@ -205,6 +205,28 @@ describe('loadNetworkInput: good input', () => {
     }
   });
 
+  it('toNormalisedNCHW gives, bit for bit, (pixel − mean) / std for every byte value, channel count and normalisation', () => {
+    const width = 37;
+    const height = 11;
+    const unusual: InputNormalisation = { mean: [1.5, 200, 33.3], std: [0.7, 9, 300] };
+    for (const n of [...Object.values(NORMALISATIONS), unusual]) {
+      for (const channels of [1, 2, 3, 4]) {
+        // Every byte value appears in every channel.
+        const pixels = Uint8Array.from({ length: width * height * channels }, (_, i) => (i * 7 + (i % channels) * 85) % 256);
+        const out = toNormalisedNCHW(pixels, width, height, channels, n);
+        const plane = width * height;
+        for (let i = 0; i < plane; i++) {
+          for (let c = 0; c < 3; c++) {
+            const byte = pixels[i * channels + (channels < 3 ? 0 : c)];
+            if (out[c * plane + i] !== Math.fround((byte - n.mean[c]) / n.std[c])) {
+              throw new Error(`pixel ${i} channel ${c} of a ${channels}-channel image: ${out[c * plane + i]}`);
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('drops the alpha channel and expands greyscale to three equal channels', async () => {
     const rgba = await sharp({ create: { width: 40, height: 40, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer();
     const a = await load(rgba, { longSide: 40, normalisation: NORMALISATIONS.zeroToOne });
@@ -296,6 +318,15 @@ describe('already decoded pixels (the library decodes each photo once)', () => {
     for (let i = 0; i < fromRaw.data.length; i++) worst = Math.max(worst, Math.abs(fromRaw.data[i] - fromFile.data[i]));
     expect(worst).toBeLessThanOrEqual(2 / 127.5 + 1e-6);
     expect(fromRaw.scale).toBe(1);
+  });
+
+  it('at the network size already, give exactly what decoding them through sharp again gives', async () => {
+    const { data, info } = await sharp(PHOTO, { autoOrient: true }).resize(512, 512, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const direct = await loadNetworkInput({ raw: data, width: info.width, height: info.height, channels: 3 }, { longSide: Math.max(info.width, info.height), normalisation: MINUS_ONE_TO_ONE });
+    const again = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).resize(info.width, info.height, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    expect([again.info.width, again.info.height, again.info.channels]).toEqual([info.width, info.height, 3]);
+    expect(direct.data).toEqual(toNormalisedNCHW(again.data, info.width, info.height, 3, MINUS_ONE_TO_ONE));
+    expect(direct).toMatchObject({ width: info.width, height: info.height, scale: 1, offsetX: 0, offsetY: 0 });
   });
 
   it('refuse a buffer whose size does not match its dimensions', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { globalMaxPool, maxPoolRegion, type FeatureMap } from '../../app/engine/regionPooling.js';
+import { globalMaxPool, maxPoolRegion, maxPoolRegions, type FeatureMap } from '../../app/engine/regionPooling.js';
+import { rmacRegions, type CellRegion } from '../../app/engine/rmacRegions.js';
 import { l2normalize } from '../../app/engine/vectorMath.js';
 
 // 2 channels over a 3×4 map (H=3, W=4); channel 1 is channel 0 negated.
@@ -23,6 +24,76 @@ describe('maxPoolRegion', () => {
   it('clips regions to the map and refuses ones fully outside', () => {
     expect(Array.from(maxPoolRegion(map, { x: 3, y: 2, width: 5, height: 5 }))).toEqual([6, -6]);
     expect(() => maxPoolRegion(map, { x: 4, y: 0, width: 1, height: 1 })).toThrow(/outside/);
+  });
+});
+
+/** A deterministic generator, so a failure can be replayed. */
+function lcg(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+function randomMap(channels: number, height: number, width: number, seed: number, value: (r: () => number) => number): FeatureMap {
+  const r = lcg(seed);
+  return { data: Float32Array.from({ length: channels * height * width }, () => value(r)), channels, height, width };
+}
+
+/** Brute force over every region, compared value by value (+0 and −0 count as equal: see maxPoolRegions). */
+function expectSameAsOneByOne(map: FeatureMap, regions: CellRegion[]): void {
+  const pooled = maxPoolRegions(map, regions);
+  expect(pooled.length).toBe(regions.length);
+  regions.forEach((region, i) => {
+    const expected = Array.from(maxPoolRegion(map, region), (v) => v + 0);
+    expect(Array.from(pooled[i], (v) => v + 0), `region ${JSON.stringify(region)} of a ${map.width}×${map.height} map`).toEqual(expected);
+  });
+}
+
+describe('maxPoolRegions (all regions of a map in one pass)', () => {
+  const shapes: Array<[number, number]> = [[1, 1], [1, 7], [7, 1], [3, 4], [12, 12], [16, 12], [12, 16], [24, 32], [32, 24], [27, 32], [54, 64], [13, 40]];
+
+  it('equals a brute-force max over every R-MAC region (and the whole map) on random maps of many shapes', () => {
+    shapes.forEach(([height, width], i) => {
+      // Signed values, so negative maxima (and their integer ordering) are exercised too.
+      const map = randomMap(5, height, width, 1000 + i, (r) => (r() - 0.5) * 12);
+      const regions = [...rmacRegions(width, height), ...rmacRegions(width, height, { levels: 5 }), { x: 0, y: 0, width, height }];
+      expectSameAsOneByOne(map, regions);
+    });
+  });
+
+  it('equals brute force on ReLU-like maps full of ties at zero and at the clip value', () => {
+    for (const [height, width] of [[24, 32], [27, 32], [9, 9]]) {
+      const map = randomMap(8, height, width, height * width, (r) => Math.min(6, Math.max(0, (r() - 0.6) * 20)));
+      expectSameAsOneByOne(map, [...rmacRegions(width, height), { x: 0, y: 0, width, height }]);
+    }
+  });
+
+  it('equals brute force for arbitrary regions: fractional edges, partly outside the map, single cells', () => {
+    const r = lcg(7);
+    const map = randomMap(4, 19, 23, 42, (rnd) => rnd() * 100 - 50);
+    const regions: CellRegion[] = Array.from({ length: 60 }, () => {
+      const x = r() * 26 - 3;
+      const y = r() * 22 - 3;
+      return { x, y, width: 0.5 + r() * 12, height: 0.5 + r() * 12 };
+    }).filter((g) => g.x + g.width > 0 && g.y + g.height > 0 && g.x < 23 && g.y < 19);
+    regions.push({ x: 5, y: 6, width: 1, height: 1 }, { x: -10, y: -10, width: 100, height: 100 });
+    expectSameAsOneByOne(map, regions);
+  });
+
+  it('handles infinities and NaNs as brute force does (NaN cells are skipped)', () => {
+    const map = randomMap(3, 6, 8, 3, (r) => r() - 0.5);
+    map.data[0] = Infinity;
+    map.data[5] = NaN;
+    map.data[48 + 9] = -Infinity;
+    // A channel whose first region holds nothing but NaN: brute force gives −∞ there.
+    for (let y = 0; y < 2; y++) for (let x = 0; x < 2; x++) map.data[2 * 48 + y * 8 + x] = NaN;
+    const regions = [{ x: 0, y: 0, width: 2, height: 2 }, { x: 0, y: 0, width: 8, height: 6 }, ...rmacRegions(8, 6)];
+    expectSameAsOneByOne(map, regions);
+    expect(maxPoolRegions(map, regions)[0][2]).toBe(-Infinity);
+  });
+
+  it('refuses a region outside the map, as maxPoolRegion does, and pools nothing for no regions', () => {
+    expect(() => maxPoolRegions(map, [{ x: 0, y: 0, width: 1, height: 1 }, { x: 4, y: 0, width: 1, height: 1 }])).toThrow(/outside/);
+    expect(maxPoolRegions(map, [])).toEqual([]);
   });
 });
 

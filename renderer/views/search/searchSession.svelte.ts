@@ -1,6 +1,7 @@
 // One search: what was asked (a photo, a box in it, or an outside image), the ranked hits, the
-// score threshold, the selected hit and its match heatmap, and the region overlays shown over it.
-import type { MatchHeatmap, PixelBox, Query, RegionOverlay, SearchHit, SearchResult } from '../../../app/api/contract.js';
+// score threshold, the selected hit and its match heatmap, the region overlays shown over it, and
+// (in the "Matched points" mode) where its local features match the query's.
+import type { MatchHeatmap, MatchVerification, PixelBox, Query, RegionOverlay, SearchHit, SearchResult } from '../../../app/api/contract.js';
 import type { ApiClient } from '../../lib/apiClient.js';
 import { checkUploadable, readAsBase64 } from './imageUpload.js';
 
@@ -22,6 +23,22 @@ export interface SearchablePhoto {
 export const SEARCH_TOP = 100;
 /** Region pairs the heatmap links across query and result. */
 export const HEATMAP_PAIRS = 8;
+/** Match lines asked for in the "Matched points" mode (an even spread over the inliers). */
+export const MATCH_LINES = 80;
+/** Verifications kept for the session, the oldest dropped first. */
+export const MAX_VERIFICATIONS = 64;
+
+/** What the side-by-side panel shows: the region heatmap, or the verified local-feature matches. */
+export type DetailMode = 'heatmap' | 'points';
+
+/** The verification of one (query, result) pair: asked, answered, or failed (already reported). */
+export type VerificationState = { state: 'loading' } | { state: 'done'; value: MatchVerification } | { state: 'failed'; message: string };
+
+/** The cache key of a (query, result) pair: the query as sent, box included, and the result's id. */
+export function verificationKey(query: Query, resultPhotoId: number): string {
+  const box = query.box ? `@${query.box.x},${query.box.y},${query.box.width},${query.box.height}` : '';
+  return `${query.kind === 'photo' ? `photo:${query.photoId}` : `upload:${query.uploadId}`}${box}→${resultPhotoId}`;
+}
 
 export function queryOf(source: QuerySource): Query {
   if (source.kind === 'photo') return source.box ? { kind: 'photo', photoId: source.photoId, box: source.box } : { kind: 'photo', photoId: source.photoId };
@@ -39,6 +56,9 @@ export class SearchSession {
   heatmapLoading = $state(false);
   showRegions = $state(false);
   overlays = $state.raw<ReadonlyMap<number, RegionOverlay>>(new Map());
+  detailMode = $state<DetailMode>('heatmap');
+  /** Verifications by `verificationKey`; a failure stays until retried, so it is reported once. */
+  verifications = $state.raw<ReadonlyMap<string, VerificationState>>(new Map());
 
   readonly hits: SearchHit[] = $derived(this.result?.hits ?? []);
   readonly visibleHits: SearchHit[] = $derived(this.hits.filter((h) => h.score >= this.threshold));
@@ -51,6 +71,10 @@ export class SearchSession {
     return { min, max: max > min ? max : min + 0.01 };
   });
   readonly selectedHit: SearchHit | null = $derived(this.hits.find((h) => h.photoId === this.selectedId) ?? null);
+  /** The selected result's verification against the current query; null until asked for. */
+  readonly verification: VerificationState | null = $derived(
+    this.source && this.selectedId !== null ? (this.verifications.get(verificationKey(queryOf(this.source), this.selectedId)) ?? null) : null,
+  );
 
   readonly #api: SearchApi;
   #searchTicket = 0;
@@ -87,6 +111,7 @@ export class SearchSession {
     }
     this.heatmapLoading = true;
     if (this.showRegions) void this.#loadOverlays();
+    if (this.detailMode === 'points') void this.#verifySelected();
     try {
       const heatmap = await this.#api.call('matchHeatmap', { query: queryOf(this.source), resultPhotoId: photoId, pairs: HEATMAP_PAIRS });
       if (ticket === this.#heatmapTicket) this.heatmap = heatmap;
@@ -100,6 +125,25 @@ export class SearchSession {
   setShowRegions(on: boolean): void {
     this.showRegions = on;
     if (on) void this.#loadOverlays();
+  }
+
+  /** Switches the panel's mode; the matched points are asked for only once the mode is on. */
+  setDetailMode(mode: DetailMode): void {
+    this.detailMode = mode;
+    if (mode === 'points') void this.#verifySelected();
+  }
+
+  toggleDetailMode(): void {
+    this.setDetailMode(this.detailMode === 'heatmap' ? 'points' : 'heatmap');
+  }
+
+  /** Asks again for a verification that failed (the failure was shown once; so is a new one). */
+  retryVerification(): void {
+    if (this.verification?.state !== 'failed' || !this.source || this.selectedId === null) return;
+    const next = new Map(this.verifications);
+    next.delete(verificationKey(queryOf(this.source), this.selectedId));
+    this.verifications = next;
+    void this.#verifySelected();
   }
 
   setThreshold(value: number): void {
@@ -137,6 +181,38 @@ export class SearchSession {
     const old = this.source;
     if (old?.kind === 'upload' && (source?.kind !== 'upload' || source.objectUrl !== old.objectUrl)) URL.revokeObjectURL(old.objectUrl);
     this.source = source;
+  }
+
+  /**
+   * Verifies the selected result against the current query, unless that pair is cached, in
+   * flight, or failed: a failure was reported by the reporting client and is not asked again by
+   * itself (re-selecting the result or switching modes would otherwise report it again).
+   */
+  async #verifySelected(): Promise<void> {
+    if (!this.source || this.selectedId === null) return;
+    const query = queryOf(this.source);
+    const resultPhotoId = this.selectedId;
+    const key = verificationKey(query, resultPhotoId);
+    if (this.verifications.has(key)) return;
+    this.#setVerification(key, { state: 'loading' });
+    try {
+      const value = await this.#api.call('verifyMatch', { query, resultPhotoId, maxLines: MATCH_LINES });
+      this.#setVerification(key, { state: 'done', value });
+    } catch (e) {
+      // The reporting client has shown why; the panel says that it could not be checked.
+      this.#setVerification(key, { state: 'failed', message: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  #setVerification(key: string, entry: VerificationState): void {
+    const next = new Map(this.verifications);
+    next.delete(key);
+    next.set(key, entry);
+    for (const old of next.keys()) {
+      if (next.size <= MAX_VERIFICATIONS) break;
+      if (next.get(old)?.state !== 'loading') next.delete(old);
+    }
+    this.verifications = next;
   }
 
   async #loadOverlays(): Promise<void> {
