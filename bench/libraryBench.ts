@@ -13,6 +13,7 @@ import { loadParis6kMini } from '../app/eval/protocols.js';
 import { openLibraryDatabase, writeTransaction } from '../app/library/database/libraryDatabase.js';
 import { DescriptorRepository } from '../app/library/database/descriptorRepository.js';
 import { PhotoRepository } from '../app/library/database/photoRepository.js';
+import { nearDuplicateVerification } from './nearDuplicateVerification.js';
 import { Library } from '../app/library/library.js';
 import { decodePhoto } from '../app/library/photoDecoder.js';
 import { DescriptorMatrix } from '../app/search/descriptorMatrix.js';
@@ -257,6 +258,8 @@ export async function libraryBench(shared: string): Promise<LibraryBenchResult> 
     lines.push(...(await scale(tmp)));
     lines.push('', '### Duplicate quality', '');
     lines.push(...(await nearDuplicateQuality(shared, tmp)));
+    lines.push('', '#### Geometric verification of the near-identical tier', '');
+    lines.push(...(await nearDuplicateVerification()));
     lines.push('', '### Search quality through the library', '');
     lines.push(...(await parisThroughLibrary(paris, tmp)));
     return { markdown: lines.join('\n') };
