@@ -112,9 +112,12 @@ export function registerLibraryCommands(program: Command): void {
     });
 
   common(program.command('places').description('clusters of photos of the same place, each with a representative photo'))
-    .action(async (opts: CommonOptions) => {
+    .option('--verified', 'join two photos only if their local features verify geometrically (slower: features are computed once, then cached)')
+    .action(async (opts: CommonOptions & { verified?: boolean }) => {
       await withLibrary(opts, async (library) => {
-        const places = await library.places();
+        const progress = createProgressReporter(!opts.json || process.stderr.isTTY);
+        const places = await library.places({ verified: opts.verified, onProgress: (done, total) => progress.update('verify', done, total) });
+        progress.stop();
         if (opts.json) {
           console.log(JSON.stringify(places.map((p) => ({ ...p, representativePath: pathOf(library, p.representative) }))));
           return;

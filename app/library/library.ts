@@ -91,6 +91,15 @@ export interface SearchOptions {
   qe?: number;
 }
 
+/** Pairs that are in each other's neighbour lists, once each. */
+function mutualEdges(graph: NeighbourGraph): Array<[number, number]> {
+  const lists = new Map<number, Set<number>>();
+  for (let r = 0; r < graph.ids.length; r++) lists.set(graph.ids[r], new Set(graph.neighbours.subarray(r * graph.k, r * graph.k + graph.counts[r])));
+  const edges: Array<[number, number]> = [];
+  for (const [a, near] of lists) for (const b of near) if (a < b && lists.get(b)?.has(a)) edges.push([a, b]);
+  return edges;
+}
+
 function pairKey(a: number, b: number): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;
 }
@@ -385,10 +394,33 @@ export class Library {
     return this.matchPool;
   }
 
-  async places(): Promise<PlaceCluster[]> {
+  /**
+   * Same-place clusters. With `verified`, a mutual-neighbour edge joins two photos only when their
+   * local features verify geometrically (DESIGN.md §1.5), so one look-alike cannot merge two places.
+   */
+  async places(options: { verified?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<PlaceCluster[]> {
     const threshold = duplicateThresholds(!!this.engine.whitening).similar;
     const matrix = this.descriptorMatrix();
-    return findPlaceClusters(matrix, { threshold, k: PLACE_NEIGHBOURS, graph: await neighbourGraphAbove(matrix, threshold, PLACE_NEIGHBOURS) });
+    const graph = await neighbourGraphAbove(matrix, threshold, PLACE_NEIGHBOURS);
+    let verifiedEdge: ((a: number, b: number) => boolean) | undefined;
+    if (options.verified) {
+      const edges = mutualEdges(graph);
+      const verified = new Set<string>();
+      if (edges.length) {
+        const pool = await this.matcher();
+        const fileOf = (id: number) => this.photos.filesOf(id).find((f) => f.present)?.displayPath;
+        let done = 0;
+        await runLimited(edges, pool.size * 2, async ([a, b]) => {
+          const fa = fileOf(a);
+          const fb = fileOf(b);
+          const v = fa && fb ? await pool.verify(fa, fb).catch(() => undefined) : undefined;
+          if (v?.verified) verified.add(pairKey(a, b));
+          options.onProgress?.(++done, edges.length);
+        });
+      }
+      verifiedEdge = (a, b) => verified.has(pairKey(a, b));
+    }
+    return findPlaceClusters(matrix, { threshold, k: PLACE_NEIGHBOURS, graph, verifiedEdge });
   }
 
   async close(): Promise<void> {

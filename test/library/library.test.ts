@@ -94,6 +94,15 @@ describe('Library', () => {
     expect((await library.duplicateGroups('exact')).groups.length).toBe(1);
   });
 
+  it('splits places only further when edges must verify geometrically', async () => {
+    const plain = await library.places();
+    expect(plain.length).toBeGreaterThan(0);
+    const verified = await library.places({ verified: true });
+    // Verification only removes edges: every verified place lies inside one unverified place.
+    for (const place of verified) expect(plain.some((p) => place.members.every((m) => p.members.includes(m)))).toBe(true);
+    expect(verified.reduce((n, p) => n + p.count, 0)).toBeLessThanOrEqual(plain.reduce((n, p) => n + p.count, 0));
+  });
+
   it('keeps a moved photo (same content, new name) and marks a deleted one gone', async () => {
     const before = library.status().photos;
     const matrix = library.descriptorMatrix();
