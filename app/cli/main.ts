@@ -27,6 +27,7 @@ import { positiveInt, positiveIntList, regionOption } from './cliOptions.js';
 import { registerLibraryCommands } from './libraryCommands.js';
 import { registerServeCommand } from './serveCommand.js';
 import { registerCleanCommand } from './cleanCommand.js';
+import { registerTrainCommand } from './trainCommand.js';
 import { createProgressReporter } from './progressReporter.js';
 
 const program = new Command();
@@ -279,6 +280,7 @@ gpu.command('install-cuda')
 registerLibraryCommands(program);
 registerServeCommand(program);
 registerCleanCommand(program);
+registerTrainCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`sightline: ${e.message}`);
