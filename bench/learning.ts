@@ -80,6 +80,7 @@ async function descriptorsWith(protocol: EvalProtocol, raw: RawPhotos, whitening
 }
 
 interface Row {
+  part: 'whitening' | 'triplet';
   label: string;
   A: number;
   B: number;
@@ -117,7 +118,7 @@ async function whiteningRows(model: RegisteredModel, protocols: Record<'A' | 'B'
   for (const fold of folds) pca.set(fold, await pcaOutsideFold(raw, protocols.A, fold));
   const rows: Row[] = [];
   for (const [label, w] of [['R-MAC, no whitening', undefined], ['PCA-whitening fitted on the training folds (baseline)', pca]] as const) {
-    const r: Row = { label, A: 0, B: 0 };
+    const r: Row = { part: 'whitening', label, A: 0, B: 0 };
     for (const p of PROTOCOLS) r[p] = (await meanAPByFold(protocols[p], async (fold) => descriptorsWith(protocols[p], raw, w?.get(fold)))).mAP;
     rows.push(r);
     log(`${label}: A ${r.A} / B ${r.B}`);
@@ -141,7 +142,7 @@ async function whiteningRows(model: RegisteredModel, protocols: Record<'A' | 'B'
       perFold.push(`${fold} ${(100 * first.trainingMAP).toFixed(1)} → ${(100 * last.trainingMAP).toFixed(1)} (${result.history.totalSteps} steps, ${seconds.toFixed(0)} s)`);
       log(`${variant.label} without ${fold}: ${perFold[perFold.length - 1]}`);
     }
-    const r: Row = { label: `${variant.label}; Adam lr ${variant.settings.learningRate}, ${epochs ?? variant.settings.epochs} epochs`, A: 0, B: 0, trainSeconds };
+    const r: Row = { part: 'whitening', label: `${variant.label}; Adam lr ${variant.settings.learningRate}, ${epochs ?? variant.settings.epochs} epochs`, A: 0, B: 0, trainSeconds };
     for (const p of PROTOCOLS) r[p] = (await meanAPByFold(protocols[p], async (fold) => descriptorsWith(protocols[p], raw, learned.get(fold)))).mAP;
     rows.push(r);
     log(`${r.label}: A ${r.A} / B ${r.B}`);
@@ -150,7 +151,7 @@ async function whiteningRows(model: RegisteredModel, protocols: Record<'A' | 'B'
   return { rows, describeSeconds, curves };
 }
 
-async function tripletRows(model: RegisteredModel, backboneSpec: string | undefined, protocols: Record<'A' | 'B', EvalProtocol>, folds: string[], epochs: number, layersSpec: string): Promise<{ rows: Row[]; notes: string[] }> {
+async function tripletRows(model: RegisteredModel, backboneSpec: string | undefined, protocols: Record<'A' | 'B', EvalProtocol>, folds: string[], epochs: number, batchSize: number, layersSpec: string): Promise<{ rows: Row[]; notes: string[] }> {
   const layers = parseTrainedLayers(layersSpec);
   const registryDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-bench-learn-'));
   const registry = new ModelRegistry({ builtin: path.join(registryDir, 'builtin'), user: path.join(registryDir, 'user') });
@@ -170,7 +171,7 @@ async function tripletRows(model: RegisteredModel, backboneSpec: string | undefi
           longSide: LONG_SIDE,
           whiteningDim: 512,
           whiteningEpsilon: 0.1,
-          training: { ...DEFAULT_TRIPLET_OPTIONS, ...DEFAULT_LEARNING.triplet, epochs, seed: 1 },
+          training: { ...DEFAULT_TRIPLET_OPTIONS, ...DEFAULT_LEARNING.triplet, epochs, batchSize, seed: 1 },
           whiteningForm: DEFAULT_LEARNING.triplet.form,
           label: `fine-tuned on Paris6k-mini without ${fold}`,
         }, { onProgress: (p) => { if (p.phase === 'mine') log(`  ${fold}: step ${p.step}/${p.totalSteps} (mining)`); } });
@@ -205,14 +206,22 @@ async function tripletRows(model: RegisteredModel, backboneSpec: string | undefi
   } finally {
     await fs.rm(registryDir, { recursive: true, force: true });
   }
-  const row: Row = { label: `triplet fine-tuning: backbone ${describeTrainedLayers(layers)} + whitening (from PCA on the training photos); Adam lr ${DEFAULT_LEARNING.triplet.learningRate}, ${epochs} epochs of batch ${DEFAULT_LEARNING.triplet.batchSize}`, A: 0, B: 0, trainSeconds, note: `frozen part cached in ${cacheSeconds.toFixed(0)} s` };
+  const row: Row = { part: 'triplet', label: `triplet fine-tuning: backbone ${describeTrainedLayers(layers)} + whitening (from PCA on the training photos); Adam lr ${DEFAULT_LEARNING.triplet.learningRate}, ${epochs} epochs of batch ${batchSize}`, A: 0, B: 0, trainSeconds, note: `frozen part cached in ${cacheSeconds.toFixed(0)} s` };
   for (const p of PROTOCOLS) row[p] = (await meanAPByFold(protocols[p], async (fold) => descriptors.get(fold)!.get(p)!)).mAP;
   return { rows: [row], notes };
 }
 
-function markdown(sections: Array<{ title: string; rows: Row[]; notes: string[] }>, meta: { backend: string; minutes: number }): string {
+interface Section {
+  title: string;
+  rows: Row[];
+  notes: Array<{ part: Row['part']; text: string }>;
+}
+
+function markdown(sections: Section[], meta: { backend: string; minutes: number }): string {
   const lines: string[] = [];
   lines.push('<!-- learning:start (written by `npm run bench:learn`) -->');
+  // The figures as data, so a run of one part (--parts) keeps the other part's rows.
+  lines.push(`<!-- learning:data ${JSON.stringify(sections)} -->`);
   lines.push('## Learning: learned whitening and triplet fine-tuning', '');
   lines.push(`Written by \`npm run bench:learn\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ${meta.backend}, ${meta.minutes.toFixed(1)} min in all.`, '');
   lines.push('Leave-one-landmark-out on Paris6k-mini: for each of the five landmark folders, whitening and training use only the other four (their ground-truth positives as classes, the junk lists as unsure) and only that folder\'s queries are evaluated, ranking all 250 photos. Long side 512, R-MAC L = 3, single resolution, no QE/DBA. The PCA row is the `rmac_pcaw` leave-one-landmark-out figure of the table above, refitted here identically (regions at 362/512/724 px of every photo outside the fold); the learned rows start from it. Training times are the sums over the five folds, on this CPU.', '');
@@ -221,11 +230,28 @@ function markdown(sections: Array<{ title: string; rows: Row[]; notes: string[] 
     lines.push('| descriptor | A | B | training time (5 folds) |', '|---|---:|---:|---:|');
     for (const r of s.rows) lines.push(`| ${r.label} | ${r.A.toFixed(1)} | ${r.B.toFixed(1)} | ${r.trainSeconds === undefined ? '' : `${r.trainSeconds.toFixed(0)} s${r.note ? ` (${r.note})` : ''}`} |`);
     lines.push('');
-    for (const n of s.notes) lines.push(`- ${n}`);
+    for (const n of s.notes) lines.push(`- ${n.text}`);
     lines.push('');
   }
   lines.push('<!-- learning:end -->');
   return lines.join('\n');
+}
+
+async function earlierSections(): Promise<Section[]> {
+  const current = await fs.readFile(path.join(root, 'bench', 'results.md'), 'utf8').catch(() => '');
+  const m = /<!-- learning:data (.*) -->/.exec(current);
+  return m ? (JSON.parse(m[1]) as Section[]) : [];
+}
+
+/** This run's sections, with the rows and notes of parts it did not run taken from the last run. */
+function mergeSections(now: Section[], before: Section[], parts: string[]): Section[] {
+  return now.map((s) => {
+    const old = before.find((b) => b.title === s.title);
+    if (!old) return s;
+    const keep = <T extends { part: Row['part'] }>(xs: T[]) => xs.filter((x) => !parts.includes(x.part));
+    const order = (r: { part: Row['part'] }) => (r.part === 'whitening' ? 0 : 1);
+    return { title: s.title, rows: [...keep(old.rows), ...s.rows].sort((a, b) => order(a) - order(b)), notes: [...keep(old.notes), ...s.notes].sort((a, b) => order(a) - order(b)) };
+  });
 }
 
 async function writeSection(section: string): Promise<void> {
@@ -246,7 +272,7 @@ async function main() {
   const parts = (argValue('--parts') ?? 'whitening,triplet').split(',');
   const folds = (argValue('--folds') ?? 'defense,eiffel_tower,invalides,louvre,moulinrouge').split(',');
   const protocols = { A: await loadParis6kMini(paris, 'A'), B: await loadParis6kMini(paris, 'B') };
-  const sections: Array<{ title: string; rows: Row[]; notes: string[] }> = [];
+  const sections: Section[] = [];
   // Training moves float weights, so the float network of the offline default is the one to
   // compare against (the int8 default is quantised from it).
   const marker = JSON.parse(await fs.readFile(path.join(builtinModelsDir, DEFAULT_MODEL_MARKER), 'utf8').catch(() => '{}')) as { float?: string };
@@ -258,24 +284,24 @@ async function main() {
   }
   for (const m of models) {
     const rows: Row[] = [];
-    const notes: string[] = [];
+    const notes: Section['notes'] = [];
     if (parts.includes('whitening')) {
       const epochs = argValue('--whitening-epochs');
       const w = await whiteningRows(m.model, protocols, folds, epochs === undefined ? undefined : Number(epochs));
       rows.push(...w.rows);
-      notes.push(...w.curves.map((c) => `${c}.`));
+      notes.push(...w.curves.map((c) => ({ part: 'whitening' as const, text: `${c}.` })));
     }
     if (parts.includes('triplet') && m.backbone) {
       // One unit by default: the bench trains five folds on two shared cores.
       const layers = argValue('--train') ?? 'top:1';
-      const t = await tripletRows(m.model, m.backbone, protocols, folds, Number(argValue('--triplet-epochs') ?? DEFAULT_LEARNING.triplet.epochs), layers);
+      const t = await tripletRows(m.model, m.backbone, protocols, folds, Number(argValue('--triplet-epochs') ?? DEFAULT_LEARNING.triplet.epochs), Number(argValue('--triplet-batch') ?? DEFAULT_LEARNING.triplet.batchSize), layers);
       rows.push(...t.rows);
-      notes.push(`Triplet fine-tuning per fold: ${t.notes.join('; ')}.`);
+      notes.push({ part: 'triplet', text: `Triplet fine-tuning per fold: ${t.notes.join('; ')}.` });
     }
     sections.push({ title: `${m.label} \`${m.model.meta.id}\``, rows, notes });
   }
   const minutes = (performance.now() - started) / 60000;
-  const section = markdown(sections, { backend: backend.summary, minutes });
+  const section = markdown(mergeSections(sections, await earlierSections(), parts), { backend: backend.summary, minutes });
   process.stdout.write(`${section}\n`);
   if (!process.argv.includes('--no-write') && folds.length === 5) await writeSection(section);
   log(`done in ${minutes.toFixed(1)} min`);
