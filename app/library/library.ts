@@ -15,6 +15,7 @@ import { duplicateGroupKey, duplicateThresholds, findDuplicateGroups, KEEPER_RUL
 import { findPlaceClusters, type PlaceCluster } from '../search/placeClusters.js';
 import { rankWithExpansion } from '../search/searchRanking.js';
 import type { MatchPool } from '../match/matchPool.js';
+import type { PairVerification } from '../match/geometricVerification.js';
 import { openLibraryDatabase, type LibraryDatabase } from './database/libraryDatabase.js';
 import { DecisionRepository } from './database/decisionRepository.js';
 import { DescriptorRepository } from './database/descriptorRepository.js';
@@ -366,16 +367,25 @@ export class Library {
         if (px >= NEAR_GEOMETRIC_MIN_PIXEL && px < NEAR_PIXEL_CORRELATION) candidates.push([a, b]);
       }
     }
+    return this.verifiedPairs(candidates, (v) => v.inlierRatio >= NEAR_INLIER_RATIO);
+  }
+
+  /**
+   * The pairs (keyed by pairKey) whose photos' present files verify geometrically and pass
+   * `accept`. A photo with no file on disk, or one that cannot be read, verifies nothing.
+   */
+  private async verifiedPairs(pairs: Array<[number, number]>, accept: (v: PairVerification) => boolean = () => true, onProgress?: (done: number, total: number) => void): Promise<Set<string>> {
     const verified = new Set<string>();
-    if (!candidates.length) return verified;
+    if (!pairs.length) return verified;
     const pool = await this.matcher();
     const fileOf = (id: number) => this.photos.filesOf(id).find((f) => f.present)?.displayPath;
-    await runLimited(candidates, pool.size * 2, async ([a, b]) => {
+    let done = 0;
+    await runLimited(pairs, pool.size * 2, async ([a, b]) => {
       const fa = fileOf(a);
       const fb = fileOf(b);
-      if (!fa || !fb) return;
-      const v = await pool.verify(fa, fb).catch(() => undefined);
-      if (v?.verified && v.inlierRatio >= NEAR_INLIER_RATIO) verified.add(pairKey(a, b));
+      const v = fa && fb ? await pool.verify(fa, fb).catch(() => undefined) : undefined;
+      if (v?.verified && accept(v)) verified.add(pairKey(a, b));
+      onProgress?.(++done, pairs.length);
     });
     return verified;
   }
@@ -404,20 +414,7 @@ export class Library {
     const graph = await neighbourGraphAbove(matrix, threshold, PLACE_NEIGHBOURS);
     let verifiedEdge: ((a: number, b: number) => boolean) | undefined;
     if (options.verified) {
-      const edges = mutualEdges(graph);
-      const verified = new Set<string>();
-      if (edges.length) {
-        const pool = await this.matcher();
-        const fileOf = (id: number) => this.photos.filesOf(id).find((f) => f.present)?.displayPath;
-        let done = 0;
-        await runLimited(edges, pool.size * 2, async ([a, b]) => {
-          const fa = fileOf(a);
-          const fb = fileOf(b);
-          const v = fa && fb ? await pool.verify(fa, fb).catch(() => undefined) : undefined;
-          if (v?.verified) verified.add(pairKey(a, b));
-          options.onProgress?.(++done, edges.length);
-        });
-      }
+      const verified = await this.verifiedPairs(mutualEdges(graph), undefined, options.onProgress);
       verifiedEdge = (a, b) => verified.has(pairKey(a, b));
     }
     return findPlaceClusters(matrix, { threshold, k: PLACE_NEIGHBOURS, graph, verifiedEdge });
