@@ -303,6 +303,8 @@ function betterKeeper(a: DuplicatePhoto, b: DuplicatePhoto): boolean {
 interface Group {
   centre: number;
   members: number[];
+  /** Each member's score with the centre. */
+  toCentre: Map<number, number>;
 }
 
 interface Edge {
@@ -332,6 +334,8 @@ function growGroups(
   better: (a: number, b: number) => boolean,
   /** Checked against the centre only: copies all derive from it, not from each other. */
   verifiedWithCentre: (a: number, b: number) => boolean = () => true,
+  /** `score` is the plain dot product of unit vectors, so the angle bound below holds. */
+  unitVectors = false,
 ): Group[] {
   edges.sort((x, y) => y.s - x.s || Math.min(x.a, x.b) - Math.min(y.a, y.b) || Math.max(x.a, x.b) - Math.max(y.a, y.b));
   // How central a photo is: the summed score of its pairs at centre level. Every edited copy is
@@ -351,10 +355,63 @@ function growGroups(
   };
   const groupOf = new Map<number, Group>();
   const groups: Group[] = [];
-  const canJoin = (x: number, g: Group): boolean => {
-    if (score(x, g.centre) < centreMin) return false;
-    for (const m of g.members) if (m !== g.centre && (score(x, m) < memberMin || !allowed(x, m))) return false;
-    return allowed(x, g.centre) && verifiedWithCentre(x, g.centre);
+  // A group only gains members and keeps its centre, so a photo or group once refused by a group
+  // is refused by it for good: remembering refusals spares re-checking every member against
+  // every later edge (at 100k photos in clusters of 100, most of the grouping time).
+  const refusedPhotos = new WeakMap<Group, Set<number>>();
+  const refusedGroups = new WeakMap<Group, WeakSet<Group>>();
+  /** x's score with g's centre if g admits x (rule 3), else undefined. */
+  const admits = (x: number, g: Group): number | undefined => {
+    const toCentre = score(x, g.centre);
+    if (toCentre < centreMin) return undefined;
+    const angle = Math.acos(Math.min(1, toCentre));
+    for (const m of g.members) {
+      if (m === g.centre) continue;
+      if (!allowed(x, m)) return undefined;
+      // Unit vectors: the angle between x and m is at most the sum of their angles to the
+      // centre, so when even that bound clears memberMin no dot product is needed. In a tight
+      // group (copies of one shot) this skips nearly all of the O(members²) member checks.
+      if (unitVectors) {
+        const sum = angle + Math.acos(Math.min(1, g.toCentre.get(m)!));
+        if (sum <= Math.PI && Math.cos(sum) >= memberMin + 1e-6) continue;
+      }
+      if (score(x, m) < memberMin) return undefined;
+    }
+    return allowed(x, g.centre) && verifiedWithCentre(x, g.centre) ? toCentre : undefined;
+  };
+  const join = (x: number, g: Group): boolean => {
+    if (refusedPhotos.get(g)?.has(x)) return false;
+    const toCentre = admits(x, g);
+    if (toCentre === undefined) {
+      const set = refusedPhotos.get(g) ?? new Set<number>();
+      set.add(x);
+      refusedPhotos.set(g, set);
+      return false;
+    }
+    g.members.push(x);
+    g.toCentre.set(x, toCentre);
+    groupOf.set(x, g);
+    return true;
+  };
+  const merge = (guest: Group, host: Group): void => {
+    if (refusedGroups.get(host)?.has(guest)) return;
+    const scores: number[] = [];
+    for (const x of guest.members) {
+      const toCentre = admits(x, host);
+      if (toCentre === undefined) {
+        const set = refusedGroups.get(host) ?? new WeakSet<Group>();
+        set.add(guest);
+        refusedGroups.set(host, set);
+        return;
+      }
+      scores.push(toCentre);
+    }
+    guest.members.forEach((x, i) => {
+      host.members.push(x);
+      host.toCentre.set(x, scores[i]);
+      groupOf.set(x, host);
+    });
+    guest.members = [];
   };
   for (const { a, b, s } of edges) {
     if (s < memberMin) break;
@@ -362,21 +419,18 @@ function growGroups(
     const gb = groupOf.get(b);
     if (!ga && !gb) {
       if (s < centreMin || !allowed(a, b) || !verifiedWithCentre(a, b)) continue;
-      const g: Group = { centre: moreCentral(a, b) ? a : b, members: [a, b] };
+      const centre = moreCentral(a, b) ? a : b;
+      const g: Group = { centre, members: [a, b], toCentre: new Map([[a, centre === a ? 1 : s], [b, centre === b ? 1 : s]]) };
       groups.push(g);
       groupOf.set(a, g);
       groupOf.set(b, g);
     } else if (ga && !gb) {
-      if (canJoin(b, ga)) { ga.members.push(b); groupOf.set(b, ga); }
+      join(b, ga);
     } else if (!ga && gb) {
-      if (canJoin(a, gb)) { gb.members.push(a); groupOf.set(a, gb); }
+      join(a, gb);
     } else if (ga && gb && ga !== gb) {
       const [host, guest] = moreCentral(ga.centre, gb.centre) ? [ga, gb] : [gb, ga];
-      if (guest.members.every((x) => canJoin(x, host))) {
-        host.members.push(...guest.members);
-        for (const x of guest.members) groupOf.set(x, host);
-        guest.members = [];
-      }
+      merge(guest, host);
     }
   }
   return groups.filter((g) => g.members.length >= 2);
@@ -428,25 +482,31 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
   const inPlay = (id: number): boolean => photos.has(id) && matrix.has(id);
   const k = options.neighbours ?? 20;
   const graph = options.graph ?? matrix.allPairsAbove(t.similarMember, k);
-  const edgeMap = new Map<string, Edge>();
-  const addEdge = (a: number, b: number): void => {
-    if (a === b || !inPlay(a) || !inPlay(b)) return;
-    const key = a < b ? `${a} ${b}` : `${b} ${a}`;
-    if (!edgeMap.has(key)) edgeMap.set(key, { a: Math.min(a, b), b: Math.max(a, b), s: score(a, b) });
-  };
-  for (let r = 0; r < graph.ids.length; r++) {
-    for (let j = 0; j < graph.counts[r]; j++) addEdge(graph.ids[r], graph.neighbours[r * graph.k + j]);
-  }
+  const edges = graphEdges(graph, inPlay, alternatives ? score : undefined);
   // A rotated copy is far from the original in the plain graph: its alternatives find it.
   if (alternatives) {
+    const seen = new Set(edges.map((e) => pairKey(e.a, e.b)));
     for (const [id, vectors] of alternatives) {
       if (!inPlay(id)) continue;
-      for (const v of vectors) for (const hit of matrix.topK(v, k, { exclude: new Set([id]), minScore: t.similarMember })) addEdge(id, hit.id);
+      for (const v of vectors) {
+        for (const hit of matrix.topK(v, k, { exclude: new Set([id]), minScore: t.similarMember })) {
+          if (hit.id === id || !inPlay(hit.id) || seen.has(pairKey(id, hit.id))) continue;
+          seen.add(pairKey(id, hit.id));
+          edges.push({ a: Math.min(id, hit.id), b: Math.max(id, hit.id), s: score(id, hit.id) });
+        }
+      }
     }
   }
-  const edges = [...edgeMap.values()];
 
-  const nearGroups = growGroups(edges.filter((e) => e.s >= t.nearMember), t.near, t.nearMember, score, allowed, better, options.nearVerifier);
+  // The angle bound in growGroups needs plain dot products of unit vectors (descriptors are
+  // L2-normalised; a caller's matrix might not be, and rotated alternatives are a max of several).
+  let unitVectors = !alternatives;
+  for (const id of photos.keys()) {
+    if (!unitVectors) break;
+    const self = matrix.score(id, id);
+    if (self !== undefined && Math.abs(self - 1) > 1e-5) unitVectors = false;
+  }
+  const nearGroups = growGroups(edges.filter((e) => e.s >= t.nearMember), t.near, t.nearMember, score, allowed, better, options.nearVerifier, unitVectors);
   if (tiers.has('near')) for (const g of nearGroups) pushGroup(out, 'near', g, photos, score, isResolved);
 
   if (tiers.has('similar')) {
@@ -460,20 +520,59 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
     const unit = (id: number): number => unitOf.get(id) ?? id;
     const membersOf = (u: number): number[] => unitMembers.get(u) ?? [u];
     const unitAllowed = (u: number, v: number): boolean => membersOf(u).every((a) => membersOf(v).every((b) => allowed(a, b)));
-    const unitEdges = new Map<string, Edge>();
+    const unitEdges = new Map<number | string, Edge>();
     for (const e of edges) {
       const u = unit(e.a);
       const v = unit(e.b);
       if (u === v) continue;
-      const key = u < v ? `${u} ${v}` : `${v} ${u}`;
-      if (!unitEdges.has(key)) unitEdges.set(key, { a: Math.min(u, v), b: Math.max(u, v), s: score(u, v) });
+      const key = pairKey(u, v);
+      // An edge between two photos outside near groups is its own unit edge, score known.
+      if (!unitEdges.has(key)) unitEdges.set(key, { a: Math.min(u, v), b: Math.max(u, v), s: u === e.a && v === e.b ? e.s : score(u, v) });
     }
-    const similarGroups = growGroups([...unitEdges.values()], t.similar, t.similarMember, score, unitAllowed, better);
+    const similarGroups = growGroups([...unitEdges.values()], t.similar, t.similarMember, score, unitAllowed, better, undefined, unitVectors);
     for (const g of similarGroups) pushGroup(out, 'similar', g, photos, score, isResolved);
   }
 
   const tierOrder: Record<DuplicateTier, number> = { exact: 0, near: 1, similar: 2 };
   return out.sort((x, y) => tierOrder[x.tier] - tierOrder[y.tier] || y.members.length - x.members.length || Math.min(...x.members) - Math.min(...y.members));
+}
+
+/**
+ * One Edge per unordered pair of the candidate graph, in play on both ends. A pair listed from
+ * both rows is taken from the lower id's row, without a map of every pair seen: at 100k photos a
+ * map keyed by pair held ~350 MB and took most of the grouping time. Scores are the graph's
+ * (DescriptorMatrix scores) unless `rescore` is given (rotated alternatives change a pair's score).
+ */
+function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, rescore?: (a: number, b: number) => number): Edge[] {
+  const { ids, k, counts, neighbours, scores } = graph;
+  const rowOf = new Map<number, number>();
+  for (let r = 0; r < ids.length; r++) rowOf.set(ids[r], r);
+  const lists = (r: number, id: number): boolean => {
+    for (let j = r * k, end = r * k + counts[r]; j < end; j++) if (neighbours[j] === id) return true;
+    return false;
+  };
+  const edges: Edge[] = [];
+  for (let r = 0; r < ids.length; r++) {
+    const a = ids[r];
+    if (!inPlay(a)) continue;
+    for (let j = r * k, end = r * k + counts[r]; j < end; j++) {
+      const b = neighbours[j];
+      if (a === b || !inPlay(b)) continue;
+      if (a > b) {
+        const rb = rowOf.get(b);
+        if (rb !== undefined && lists(rb, a)) continue;
+      }
+      edges.push({ a: Math.min(a, b), b: Math.max(a, b), s: rescore ? rescore(a, b) : scores[j] });
+    }
+  }
+  return edges;
+}
+
+/** A Map key for an unordered pair of photo ids: a number while ids stay below 2^26 (exact), else text. */
+function pairKey(a: number, b: number): number | string {
+  const lo = Math.min(a, b);
+  const hi = Math.max(a, b);
+  return lo >= 0 && hi < 2 ** 26 ? lo * 2 ** 26 + hi : `${lo} ${hi}`;
 }
 
 function pushGroup(

@@ -2,8 +2,9 @@
 // blocked int8 matrix products in onnxruntime (MLAS, every core) instead of a JS loop: the O(n²·d)
 // work at 100k photos is ~5 TOP, which only an optimised kernel gets through in under a minute.
 import * as ort from 'onnxruntime-node';
-import { OnnxGraphBuilder } from '../convert/onnxGraphBuilder.js';
-import type { DescriptorMatrix, NeighbourGraph } from './descriptorMatrix.js';
+import onnxProto from 'onnx-proto';
+import { attr, OnnxGraphBuilder } from '../convert/onnxGraphBuilder.js';
+import { dotAt, type DescriptorMatrix, type NeighbourGraph } from './descriptorMatrix.js';
 
 /** Each row's best k neighbours at or above a threshold, best first, ties to the lower photo id. */
 export class NeighbourLists {
@@ -118,29 +119,15 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
   // A pair is worth rescoring when its integer score reaches (bar − margin) in integer units.
   const floor = Math.floor((threshold - margin) * unit);
 
-  const b = new OnnxGraphBuilder();
-  const q = b.reserve('q');
-  const r = b.reserve('r');
-  const offsets = b.reserve('offsets');
-  const rT = b.op('Transpose', [r], 'r_t', { perm: { kind: 'ints', value: [1, 0] } });
-  b.expose(b.op('Sub', [b.op('MatMulInteger', [q, rT], 'products'), offsets], 'scores'), 's');
-  const bytes = b.encode({
-    graphName: 'block_scores_int8',
-    inputs: [
-      { name: 'q', shape: ['bq', d], elemType: 'uint8' },
-      { name: 'r', shape: ['br', d], elemType: 'int8' },
-      { name: 'offsets', shape: ['br'], elemType: 'int32' },
-    ],
-    outputs: [{ name: 's', shape: ['bq', 'br'], elemType: 'int32' }],
-  });
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 0, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(shortlistGraph(d), { intraOpNumThreads: 0, graphOptimizationLevel: 'all' });
   const B = options.block ?? 2048;
   const blocks = Math.ceil(n / B);
   const total = (blocks * (blocks + 1)) / 2;
   let done = 0;
+  const floorTensor = new ort.Tensor('int32', Int32Array.of(floor), [1]);
 
-  // Block pairs in order; the next product runs in onnxruntime's threads while this thread scans
-  // the previous one, so the products and the JS scan overlap.
+  // Block pairs in order; the next product runs in onnxruntime's threads while this thread offers
+  // the previous block's shortlist.
   const pairs: Array<[number, number]> = [];
   for (let i0 = 0; i0 < n; i0 += B) for (let j0 = i0; j0 < n; j0 += B) pairs.push([i0, j0]);
   const product = ([i0, j0]: [number, number]) => {
@@ -150,17 +137,16 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
       q: new ort.Tensor('uint8', left.subarray(i0 * d, i1 * d), [i1 - i0, d]),
       r: new ort.Tensor('int8', right.subarray(j0 * d, j1 * d), [j1 - j0, d]),
       offsets: new ort.Tensor('int32', columnOffset.subarray(j0, j1), [j1 - j0]),
+      floor: floorTensor,
     });
   };
   try {
     let pending = product(pairs[0]);
     for (let p = 0; p < pairs.length; p++) {
       const [i0, j0] = pairs[p];
-      const s = (await pending).s.data as Int32Array;
+      const result = await pending;
       if (p + 1 < pairs.length) pending = product(pairs[p + 1]);
-      const i1 = Math.min(n, i0 + B);
-      const j1 = Math.min(n, j0 + B);
-      scanBlock(s, i0, i1, j0, j1, floor, lists, data, d, threshold, margin * unit, unit);
+      offerShortlist(result.pairs.data as Int32Array, result.values.data as Int32Array, i0, j0, lists, data, d, threshold, margin * unit, unit);
       options.onProgress?.(++done, total);
     }
   } finally {
@@ -170,26 +156,58 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
 }
 
 /**
- * Offers the block's pairs whose integer score reaches a row's bar (less the margin) to both rows,
- * rescored in float32. Kept out of the async loop so V8 optimises it as a plain hot function.
+ * One block of the all-pairs product as an ONNX graph: int8 scores of every pair, then only the
+ * pairs at or above `floor` (row and column within the block, and their integer scores). At
+ * 100k photos the graph scores 5·10⁹ pairs, nearly all far below the bar; scanning every score
+ * in JS took as long as the products themselves, while NonZero in onnxruntime hands over a few
+ * thousand pairs per block.
  */
-function scanBlock(s: Int32Array, i0: number, i1: number, j0: number, j1: number, floor: number, lists: NeighbourLists, data: Float32Array, d: number, threshold: number, marginUnits: number, unit: number): void {
-  const w = j1 - j0;
-  // Upper triangle of blocks only: each pair is scored once and offered to both rows.
-  for (let i = i0; i < i1; i++) {
-    const row = (i - i0) * w - j0;
-    const start = j0 === i0 ? i + 1 : j0;
-    for (let j = start; j < j1; j++) {
-      const v = s[row + j];
-      // Every bar is at least the threshold, and nearly all pairs fall below it.
-      if (v < floor) continue;
-      if (v >= lists.barOf(i) * unit - marginUnits || v >= lists.barOf(j) * unit - marginUnits) {
-        let e = 0;
-        for (let c = 0, a = i * d, b = j * d; c < d; c++) e += data[a + c] * data[b + c];
-        if (e < threshold) continue;
-        lists.offer(i, j, e);
-        lists.offer(j, i, e);
-      }
+function shortlistGraph(d: number): Uint8Array {
+  const b = new OnnxGraphBuilder();
+  const q = b.reserve('q');
+  const r = b.reserve('r');
+  const offsets = b.reserve('offsets');
+  const floor = b.reserve('floor');
+  const rT = b.op('Transpose', [r], 'r_t', { perm: attr.ints([1, 0]) });
+  const scores = b.op('Sub', [b.op('MatMulInteger', [q, rT], 'products'), offsets], 'scores');
+  const where = b.op('NonZero', [b.op('GreaterOrEqual', [scores, floor], 'above')], 'where');
+  b.expose(b.op('Cast', [where], 'where_i32', { to: attr.int(onnxProto.onnx.TensorProto.DataType.INT32) }), 'pairs');
+  b.expose(b.op('GatherND', [scores, b.op('Transpose', [where], 'where_t', { perm: attr.ints([1, 0]) })], 'gathered'), 'values');
+  return b.encode({
+    graphName: 'block_shortlist_int8',
+    inputs: [
+      { name: 'q', shape: ['bq', d], elemType: 'uint8' },
+      { name: 'r', shape: ['br', d], elemType: 'int8' },
+      { name: 'offsets', shape: ['br'], elemType: 'int32' },
+      { name: 'floor', shape: [1], elemType: 'int32' },
+    ],
+    outputs: [
+      { name: 'pairs', shape: [2, 'nnz'], elemType: 'int32' },
+      { name: 'values', shape: ['nnz'], elemType: 'int32' },
+    ],
+  });
+}
+
+/**
+ * Offers the shortlisted pairs of one block (`pairs`: block rows, then block columns, row-major
+ * order) whose integer score reaches a row's bar (less the margin) to both rows, rescored in
+ * float32 exactly as DescriptorMatrix.score computes it. Kept out of the async loop so V8
+ * optimises it as a plain hot function.
+ */
+function offerShortlist(pairs: Int32Array, values: Int32Array, i0: number, j0: number, lists: NeighbourLists, data: Float32Array, d: number, threshold: number, marginUnits: number, unit: number): void {
+  const nnz = values.length;
+  for (let p = 0; p < nnz; p++) {
+    const i = i0 + pairs[p];
+    const j = j0 + pairs[nnz + p];
+    // Upper triangle only (the diagonal block lists each pair twice and every row with itself):
+    // each pair is scored once and offered to both rows.
+    if (j <= i) continue;
+    const v = values[p];
+    if (v >= lists.barOf(i) * unit - marginUnits || v >= lists.barOf(j) * unit - marginUnits) {
+      const e = dotAt(data, i * d, data, j * d, d);
+      if (e < threshold) continue;
+      lists.offer(i, j, e);
+      lists.offer(j, i, e);
     }
   }
 }

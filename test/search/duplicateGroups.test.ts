@@ -222,3 +222,65 @@ describe('keeper rule', () => {
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
 });
+
+describe('findDuplicateGroups: candidate graph edges', () => {
+  it('uses a pair listed by one row only, once, whichever row lists it', () => {
+    // Scores: 3·4 = cos 5°, 3·5 = 5·4 = cos 10°. With k = 1 photo 3 lists only 4 and photo 5
+    // lists only 3 (ties go to the lower id): the pair 3–5 is in the higher id's list only.
+    const { matrix, photos } = setUp({ 3: onPlane(0), 4: onPlane(5), 5: onPlane(-5) });
+    const graph = {
+      ids: Int32Array.of(3, 4, 5),
+      k: 1,
+      counts: Int32Array.of(1, 1, 1),
+      neighbours: Int32Array.of(4, 3, 3),
+      scores: Float64Array.of(matrix.score(3, 4)!, matrix.score(4, 3)!, matrix.score(5, 3)!),
+    };
+    const viaGraph = findDuplicateGroups({ matrix, photos, thresholds: T, tiers: ['near'], graph });
+    expect(viaGraph.map((g) => sorted(g.members))).toEqual([[3, 4, 5]]);
+    // The same groups and scores as from the exact all-pairs graph.
+    const exact = findDuplicateGroups({ matrix, photos, thresholds: T, tiers: ['near'] });
+    expect(viaGraph).toEqual(exact);
+  });
+});
+
+describe('findDuplicateGroups: the angle bound on member checks', () => {
+  it('checks the pair when the bound is exactly tight (members on opposite sides of the centre)', () => {
+    // Centre 0°, members +15° and −17°: each near the centre (0.966, 0.956), but cos 32° = 0.848
+    // between them, just under nearMember 0.85, and the bound cos(15° + 17°) is that very value.
+    const { matrix, photos } = setUp({ 1: onPlane(0), 2: onPlane(15), 3: onPlane(-17) });
+    const near = findDuplicateGroups({ matrix, photos, thresholds: T, tiers: ['near'] });
+    expect(near.map((g) => sorted(g.members))).toEqual([[1, 2]]);
+  });
+
+  it('gives exactly the groups that checking every member pair gives', () => {
+    // 40 clusters of 12 unit vectors in 32-d, spreads from tight (all pairs clear nearMember)
+    // to loose (the clique rule must refuse some): the bound may only skip checks it can prove.
+    const dim = 32;
+    let seed = 99;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+    const matrix = new DescriptorMatrix(dim);
+    const photos: DuplicatePhoto[] = [];
+    let id = 1;
+    for (let c = 0; c < 40; c++) {
+      const centre = Float32Array.from({ length: dim }, rnd);
+      const spread = 0.02 + 0.01 * (c % 8);
+      for (let m = 0; m < 12; m++) {
+        const v = centre.map((x) => x + spread * rnd() * 4);
+        const norm = Math.hypot(...v);
+        matrix.upsert(id, v.map((x) => x / norm));
+        photos.push(photo(id++, { sharpness: (id * 37) % 11 }));
+      }
+    }
+    const thresholds: DuplicateThresholds = { near: 0.995, nearMember: 0.99, similar: 0.98, similarMember: 0.97 };
+    const bounded = findDuplicateGroups({ matrix, photos, thresholds });
+    // An empty alternatives map turns the bound off and changes no score.
+    const exhaustive = findDuplicateGroups({ matrix, photos, thresholds, alternatives: new Map() });
+    expect(bounded).toEqual(exhaustive);
+    const sizes = bounded.map((g) => g.members.length);
+    expect(bounded.filter((g) => g.tier === 'near').length).toBeGreaterThan(5);
+    expect(bounded.filter((g) => g.tier === 'similar').length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeGreaterThan(3);
+    // Loose clusters are split by the clique rule rather than grouped whole.
+    expect(sizes.some((n) => n < 12)).toBe(true);
+  });
+});
