@@ -1,6 +1,7 @@
 // Run by bench/libraryBench.ts in a fresh process, so its RSS is what a library process holding
 // 100k descriptors uses: loads every descriptor from the SQLite store into the search matrix,
 // times photo queries and the full duplicate grouping, and prints one JSON line.
+import { readFileSync } from 'node:fs';
 import { openLibraryDatabase } from '../app/library/database/libraryDatabase.js';
 import { DescriptorRepository } from '../app/library/database/descriptorRepository.js';
 import { PhotoRepository } from '../app/library/database/photoRepository.js';
@@ -27,9 +28,20 @@ const rssAfterLoad = process.memoryUsage().rss;
 t = performance.now();
 const thresholds = duplicateThresholds(false);
 const graph = await neighbourGraphAbove(matrix, thresholds.similarMember, 20);
-const rows = photos.list({ status: 'indexed', limit: all.ids.length, orderBy: 'id' });
+// What Library.duplicateGroups reads: the keeper facts, not whole rows.
+const rows = photos.keeperFacts();
 const groups = findDuplicateGroups({ matrix, photos: rows, tiers: ['near', 'similar'], graph, thresholds });
 const groupSeconds = (performance.now() - t) / 1000;
-const rssPeak = Math.max(rssAfterLoad, process.memoryUsage().rss);
+const rssPeak = Math.max(rssAfterLoad, process.memoryUsage().rss, peakRss());
 db.close();
 console.log(JSON.stringify({ n: all.ids.length, loadMs, queryMs: median(latencies), groupSeconds, groups: groups.length, rssAfterLoad, rssPeak }));
+
+/** The kernel's high-water mark of this process's resident set (Linux), in bytes; 0 elsewhere. */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

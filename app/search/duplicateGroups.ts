@@ -307,10 +307,42 @@ interface Group {
   toCentre: Map<number, number>;
 }
 
-interface Edge {
-  a: number;
-  b: number;
-  s: number;
+/**
+ * Candidate pairs (a < b) with their scores, in growable typed arrays: at 100k photos there are
+ * ~1.6 M of them, which as objects took ~100 MB of heap and most of the grouping's garbage.
+ */
+class EdgeList {
+  a = new Int32Array(1024);
+  b = new Int32Array(1024);
+  s = new Float64Array(1024);
+  length = 0;
+
+  push(x: number, y: number, score: number): void {
+    if (this.length === this.a.length) {
+      const grow = <T extends Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+        const next = make(old.length * 2);
+        next.set(old);
+        return next;
+      };
+      this.a = grow(this.a, (n) => new Int32Array(n));
+      this.b = grow(this.b, (n) => new Int32Array(n));
+      this.s = grow(this.s, (n) => new Float64Array(n));
+    }
+    this.a[this.length] = Math.min(x, y);
+    this.b[this.length] = Math.max(x, y);
+    this.s[this.length] = score;
+    this.length++;
+  }
+
+  /** Indices of the edges scoring at least `min`, strongest first, ties by the lower then higher id. */
+  strongestFirst(min: number): Uint32Array {
+    const { a, b, s } = this;
+    let n = 0;
+    for (let i = 0; i < this.length; i++) if (s[i] >= min) n++;
+    const picked = new Uint32Array(n);
+    for (let i = 0, j = 0; i < this.length; i++) if (s[i] >= min) picked[j++] = i;
+    return picked.sort((x, y) => s[y] - s[x] || a[x] - a[y] || b[x] - b[y]);
+  }
 }
 
 function resolveThresholds(t: Partial<DuplicateThresholds> | undefined): DuplicateThresholds {
@@ -326,7 +358,7 @@ function resolveThresholds(t: Partial<DuplicateThresholds> | undefined): Duplica
  * `score` gives any pair's similarity; `allowed` says whether a pair may share a group.
  */
 function growGroups(
-  edges: Edge[],
+  edges: EdgeList,
   centreMin: number,
   memberMin: number,
   score: (a: number, b: number) => number,
@@ -337,16 +369,17 @@ function growGroups(
   /** `score` is the plain dot product of unit vectors, so the angle bound below holds. */
   unitVectors = false,
 ): Group[] {
-  edges.sort((x, y) => y.s - x.s || Math.min(x.a, x.b) - Math.min(y.a, y.b) || Math.max(x.a, x.b) - Math.max(y.a, y.b));
+  const order = edges.strongestFirst(memberMin);
   // How central a photo is: the summed score of its pairs at centre level. Every edited copy is
   // derived from the original, so the original is the photo close to all the others; a copy is
   // close to the original and only to some of its siblings (a grey copy and a 90°-turned one
   // are far apart, as is a turned copy from anything without rotated alternatives).
   const strength = new Map<number, number>();
-  for (const e of edges) {
-    if (e.s < centreMin) continue;
-    strength.set(e.a, (strength.get(e.a) ?? 0) + e.s);
-    strength.set(e.b, (strength.get(e.b) ?? 0) + e.s);
+  for (const e of order) {
+    const sc = edges.s[e];
+    if (sc < centreMin) break;
+    strength.set(edges.a[e], (strength.get(edges.a[e]) ?? 0) + sc);
+    strength.set(edges.b[e], (strength.get(edges.b[e]) ?? 0) + sc);
   }
   const moreCentral = (a: number, b: number): boolean => {
     const sa = strength.get(a) ?? 0;
@@ -413,8 +446,10 @@ function growGroups(
     });
     guest.members = [];
   };
-  for (const { a, b, s } of edges) {
-    if (s < memberMin) break;
+  for (const e of order) {
+    const a = edges.a[e];
+    const b = edges.b[e];
+    const s = edges.s[e];
     const ga = groupOf.get(a);
     const gb = groupOf.get(b);
     if (!ga && !gb) {
@@ -485,14 +520,15 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
   const edges = graphEdges(graph, inPlay, alternatives ? score : undefined);
   // A rotated copy is far from the original in the plain graph: its alternatives find it.
   if (alternatives) {
-    const seen = new Set(edges.map((e) => pairKey(e.a, e.b)));
+    const seen = new Set<number | string>();
+    for (let e = 0; e < edges.length; e++) seen.add(pairKey(edges.a[e], edges.b[e]));
     for (const [id, vectors] of alternatives) {
       if (!inPlay(id)) continue;
       for (const v of vectors) {
         for (const hit of matrix.topK(v, k, { exclude: new Set([id]), minScore: t.similarMember })) {
           if (hit.id === id || !inPlay(hit.id) || seen.has(pairKey(id, hit.id))) continue;
           seen.add(pairKey(id, hit.id));
-          edges.push({ a: Math.min(id, hit.id), b: Math.max(id, hit.id), s: score(id, hit.id) });
+          edges.push(id, hit.id, score(id, hit.id));
         }
       }
     }
@@ -506,7 +542,7 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
     const self = matrix.score(id, id);
     if (self !== undefined && Math.abs(self - 1) > 1e-5) unitVectors = false;
   }
-  const nearGroups = growGroups(edges.filter((e) => e.s >= t.nearMember), t.near, t.nearMember, score, allowed, better, options.nearVerifier, unitVectors);
+  const nearGroups = growGroups(edges, t.near, t.nearMember, score, allowed, better, options.nearVerifier, unitVectors);
   if (tiers.has('near')) for (const g of nearGroups) pushGroup(out, 'near', g, photos, score, isResolved);
 
   if (tiers.has('similar')) {
@@ -520,16 +556,19 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
     const unit = (id: number): number => unitOf.get(id) ?? id;
     const membersOf = (u: number): number[] => unitMembers.get(u) ?? [u];
     const unitAllowed = (u: number, v: number): boolean => membersOf(u).every((a) => membersOf(v).every((b) => allowed(a, b)));
-    const unitEdges = new Map<number | string, Edge>();
-    for (const e of edges) {
-      const u = unit(e.a);
-      const v = unit(e.b);
+    const unitEdges = new EdgeList();
+    const seenUnits = new Set<number | string>();
+    for (let e = 0; e < edges.length; e++) {
+      const u = unit(edges.a[e]);
+      const v = unit(edges.b[e]);
       if (u === v) continue;
       const key = pairKey(u, v);
+      if (seenUnits.has(key)) continue;
+      seenUnits.add(key);
       // An edge between two photos outside near groups is its own unit edge, score known.
-      if (!unitEdges.has(key)) unitEdges.set(key, { a: Math.min(u, v), b: Math.max(u, v), s: u === e.a && v === e.b ? e.s : score(u, v) });
+      unitEdges.push(u, v, u === edges.a[e] && v === edges.b[e] ? edges.s[e] : score(u, v));
     }
-    const similarGroups = growGroups([...unitEdges.values()], t.similar, t.similarMember, score, unitAllowed, better, undefined, unitVectors);
+    const similarGroups = growGroups(unitEdges, t.similar, t.similarMember, score, unitAllowed, better, undefined, unitVectors);
     for (const g of similarGroups) pushGroup(out, 'similar', g, photos, score, isResolved);
   }
 
@@ -538,12 +577,12 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
 }
 
 /**
- * One Edge per unordered pair of the candidate graph, in play on both ends. A pair listed from
+ * One edge per unordered pair of the candidate graph, in play on both ends. A pair listed from
  * both rows is taken from the lower id's row, without a map of every pair seen: at 100k photos a
  * map keyed by pair held ~350 MB and took most of the grouping time. Scores are the graph's
  * (DescriptorMatrix scores) unless `rescore` is given (rotated alternatives change a pair's score).
  */
-function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, rescore?: (a: number, b: number) => number): Edge[] {
+function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, rescore?: (a: number, b: number) => number): EdgeList {
   const { ids, k, counts, neighbours, scores } = graph;
   const rowOf = new Map<number, number>();
   for (let r = 0; r < ids.length; r++) rowOf.set(ids[r], r);
@@ -551,7 +590,7 @@ function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, resc
     for (let j = r * k, end = r * k + counts[r]; j < end; j++) if (neighbours[j] === id) return true;
     return false;
   };
-  const edges: Edge[] = [];
+  const edges = new EdgeList();
   for (let r = 0; r < ids.length; r++) {
     const a = ids[r];
     if (!inPlay(a)) continue;
@@ -562,7 +601,7 @@ function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, resc
         const rb = rowOf.get(b);
         if (rb !== undefined && lists(rb, a)) continue;
       }
-      edges.push({ a: Math.min(a, b), b: Math.max(a, b), s: rescore ? rescore(a, b) : scores[j] });
+      edges.push(a, b, rescore ? rescore(a, b) : scores[j]);
     }
   }
   return edges;

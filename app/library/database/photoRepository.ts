@@ -34,6 +34,20 @@ export interface PhotoRow {
   tiny: Buffer | null;
 }
 
+/** An indexed photo's facts for the keeper rule (DuplicatePhoto in app/search/duplicateGroups.ts). */
+export interface KeeperFactsRow {
+  id: number;
+  contentHash: string;
+  size: number;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  sharpness: number | null;
+  takenAt: string | null;
+  /** How many of date taken, camera make, camera model, GPS position and orientation are known. */
+  exifFieldCount: number;
+}
+
 export interface PhotoFileRow {
   id: number;
   photoId: number;
@@ -122,6 +136,7 @@ export class PhotoRepository {
   private readonly goneIfOrphan: Sqlite.Statement<[string, number]>;
   private readonly orphansGone: Sqlite.Statement<[string]>;
   private readonly listStatements = new Map<string, Sqlite.Statement<unknown[], PhotoRow>>();
+  private readonly tinyStmt: Sqlite.Statement<[number], Buffer | null>;
 
   constructor(private readonly db: Database) {
     this.insertPhoto = db.prepare(
@@ -130,6 +145,7 @@ export class PhotoRepository {
     );
     this.idByHash = db.prepare<[string], number>(`SELECT id FROM photos WHERE content_hash = ?`).pluck();
     this.byId = db.prepare(`SELECT ${PHOTO_COLUMNS} FROM photos p WHERE p.id = ?`);
+    this.tinyStmt = db.prepare<[number], Buffer | null>(`SELECT tiny FROM photos WHERE id = ?`).pluck();
     this.byHash = db.prepare(`SELECT ${PHOTO_COLUMNS} FROM photos p WHERE p.content_hash = ?`);
     this.statusCounts = db.prepare(`SELECT status, count(*) AS n FROM photos GROUP BY status`);
     this.notIndexed = db.prepare<[], number>(`SELECT id FROM photos WHERE status <> 'indexed'`).pluck();
@@ -206,6 +222,38 @@ export class PhotoRepository {
     const params: Record<string, unknown> = { limit: opts.limit, offset: opts.offset ?? 0 };
     if (opts.status) params.status = opts.status;
     return stmt.all(params);
+  }
+
+  /**
+   * What duplicate grouping needs of every indexed photo (the keeper rule's facts), without the
+   * blobs and text PhotoRow carries: at 100k photos the full rows with their tiny signatures
+   * are ~300 MB, these ~20.
+   */
+  keeperFacts(): KeeperFactsRow[] {
+    return this.db.prepare<[], KeeperFactsRow>(
+      `SELECT id, content_hash AS contentHash, size, width, height, format, sharpness, taken_at AS takenAt,
+         (taken_at IS NOT NULL) + (camera_make IS NOT NULL) + (camera_model IS NOT NULL)
+           + (gps_lat IS NOT NULL AND gps_lon IS NOT NULL) + (orientation IS NOT NULL) AS exifFieldCount
+       FROM photos WHERE status = 'indexed' ORDER BY id`,
+    ).all();
+  }
+
+  /** The stored tiny signature of one photo, if any. */
+  tinyOf(photoId: number): Uint8Array | undefined {
+    const blob = this.tinyStmt.get(photoId);
+    return blob ? new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength) : undefined;
+  }
+
+  /** Display paths of the present files of every photo that has two or more (byte-identical copies). */
+  presentCopies(): Map<number, string[]> {
+    const rows = this.db.prepare<[], { photoId: number; displayPath: string }>(
+      `SELECT photo_id AS photoId, display_path AS displayPath FROM photo_files
+       WHERE present = 1 AND photo_id IN (SELECT photo_id FROM photo_files WHERE present = 1 GROUP BY photo_id HAVING count(*) > 1)
+       ORDER BY photo_id, id`,
+    ).all();
+    const out = new Map<number, string[]>();
+    for (const r of rows) out.set(r.photoId, [...(out.get(r.photoId) ?? []), r.displayPath]);
+    return out;
   }
 
   /** Ids of every photo that is pending, failed or gone (few, next to the indexed ones). */

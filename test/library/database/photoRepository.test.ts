@@ -286,3 +286,30 @@ describe('PhotoRepository: files', () => {
     expect(photos.fileByPath(p('/photos/x.jpg'))).toBeUndefined();
   });
 });
+
+describe('PhotoRepository: what duplicate grouping reads', () => {
+  it('keeperFacts lists indexed photos only, with their EXIF completeness; tinyOf and presentCopies', () => {
+    const a = photos.upsertByHash({ contentHash: hash(1), size: 10, at: T0 }).id;
+    const b = photos.upsertByHash({ contentHash: hash(2), size: 20, at: T0 }).id;
+    const c = photos.upsertByHash({ contentHash: hash(3), size: 30, at: T0 }).id;
+    photos.setIndexed(a, { width: 4, height: 3, format: 'jpeg', sharpness: 7, takenAt: '2020-01-02T03:04:05', cameraMake: 'X', gpsLat: 1, gpsLon: 2, tiny: Uint8Array.of(1, 2, 3) });
+    photos.setIndexed(b, { width: 8, height: 6, format: 'png', gpsLat: 1 });
+    writeTransaction(db, () => {
+      photos.upsertFile(file(a, p('/photos/a.jpg')));
+      photos.upsertFile(file(a, p('/photos/copy/a.jpg')));
+      photos.upsertFile(file(b, p('/photos/b.png')));
+      photos.upsertFile(file(c, p('/photos/c.jpg')));
+      photos.upsertFile(file(c, p('/photos/c2.jpg')));
+    });
+    photos.markFileMissing(p('/photos/c2.jpg'), T1);
+    expect(photos.keeperFacts()).toEqual([
+      { id: a, contentHash: hash(1), size: 10, width: 4, height: 3, format: 'jpeg', sharpness: 7, takenAt: '2020-01-02T03:04:05', exifFieldCount: 3 },
+      // A latitude without a longitude is not a position.
+      { id: b, contentHash: hash(2), size: 20, width: 8, height: 6, format: 'png', sharpness: null, takenAt: null, exifFieldCount: 0 },
+    ]);
+    expect([...(photos.tinyOf(a) ?? [])]).toEqual([1, 2, 3]);
+    expect(photos.tinyOf(b)).toBeUndefined();
+    // c is pending, but copies are about files: c has one present file left, so it has no copies.
+    expect(photos.presentCopies()).toEqual(new Map([[a, ['/photos/a.jpg', '/photos/copy/a.jpg']]]));
+  });
+});
