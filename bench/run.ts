@@ -203,6 +203,9 @@ async function main() {
   // `npm run bench:clean` measures dataset cleaning (about 3 minutes of its own); its last table is folded in here.
   const cleaning = await fs.readFile(path.join(root, 'bench', 'cleaning.md'), 'utf8').catch(() => '');
   if (cleaning) lines.push(cleaning.trim(), '');
+  // Sections other benches write between markers (bench:rpn, bench:learn) are kept as they are.
+  const previous = await fs.readFile(resultsFile, 'utf8').catch(() => '');
+  for (const block of previous.match(/<!-- (\w+):start[\s\S]*?<!-- \1:end -->/g) ?? []) lines.push(block, '');
   lines[header] = `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${((Date.now() - started) / 60000).toFixed(1)} min for the whole run.`;
   await fs.writeFile(resultsFile, lines.join('\n'));
   log(`wrote bench/results.md in ${((Date.now() - started) / 60000).toFixed(1)} min`);

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { loadParis6kMini, groupsProtocol, DISTRACTORS_FOLDER, type EvalProtocol } from './protocols.js';
 import { evaluateRetrieval, type EvalProgress, type EvalSettings, type Method, type RawDescriber, type EvalDatabaseImage, type EvalQuerySpec, type ExternalWhiteningSet, newEvalCache, runLimited } from './retrievalEvaluation.js';
+import type { ScaleDescription } from '../engine/rmacDescriptor.js';
 
 export interface DatasetEvalReport {
   /** mAP in percent per method, per protocol (`A`, `B` or `groups`). */
@@ -48,7 +49,7 @@ function toSpecs(protocol: EvalProtocol, fold: (id: string, image: string) => st
  */
 export async function describeWhiteningSet(dirs: string, engine: RawDescriber, settings: EvalSettings): Promise<ExternalWhiteningSet> {
   const scales = [...new Set([settings.longSide, ...settings.multiResolution])];
-  const images: ExternalWhiteningSet['images'] = [];
+  const images: ScaleDescription[][] = [];
   const database = (await Promise.all(dirs.split(',').map(async (dir) => (await groupsProtocol(dir)).database))).flat();
   await runLimited(database, 4, async (img) => {
     const raw = await engine.describe(img.image, { scales }).catch(() => undefined);
@@ -58,10 +59,10 @@ export async function describeWhiteningSet(dirs: string, engine: RawDescriber, s
   return { images, label: `${images.length} photos under ${dirs.split(',').join(' and ')}` };
 }
 
-export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void, whitenOn?: string): Promise<DatasetEvalReport> {
+export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void, whitenOn?: string | ExternalWhiteningSet): Promise<DatasetEvalReport> {
   const report = emptyReport(settings);
   const shared = newEvalCache();
-  const external = whitenOn ? await describeWhiteningSet(whitenOn, engine, settings) : undefined;
+  const external = typeof whitenOn === 'string' ? await describeWhiteningSet(whitenOn, engine, settings) : whitenOn;
   for (const name of ['A', 'B'] as const) {
     const protocol = await loadParis6kMini(dataDir, name);
     const { database, queries } = toSpecs(protocol, (_id, image) => parisFold(image));
@@ -74,7 +75,7 @@ export async function evaluateParis6kMini(dataDir: string, engine: RawDescriber,
 /** With many groups, whitening is fitted on 5 folds of groups rather than once per group. */
 const GROUP_FOLDS = 5;
 
-export async function evaluateGroupsFolder(dir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void, whitenOn?: string): Promise<DatasetEvalReport> {
+export async function evaluateGroupsFolder(dir: string, engine: RawDescriber, settings: EvalSettings, onProgress?: (p: EvalProgress & { protocol: string }) => void, whitenOn?: string | ExternalWhiteningSet): Promise<DatasetEvalReport> {
   const protocol = await groupsProtocol(dir);
   if (protocol.queries.length === 0) throw new Error(`${dir}: no group folder holds two or more photos, so there is nothing to query`);
   const groups = [...new Set(protocol.queries.map((q) => q.id.split('/')[0]))].sort();
@@ -84,7 +85,7 @@ export async function evaluateGroupsFolder(dir: string, engine: RawDescriber, se
     return foldOfGroup.get(group) ?? DISTRACTORS_FOLDER;
   });
   const report = emptyReport(settings);
-  const external = whitenOn ? await describeWhiteningSet(whitenOn, engine, settings) : undefined;
+  const external = typeof whitenOn === 'string' ? await describeWhiteningSet(whitenOn, engine, settings) : whitenOn;
   addResult(report, 'groups', protocol.name, await evaluateRetrieval(engine, database, queries, settings, (p) => onProgress?.({ ...p, protocol: 'groups' }), newEvalCache(), external));
   return report;
 }

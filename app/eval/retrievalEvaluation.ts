@@ -89,10 +89,11 @@ export function newEvalCache(): EvalCache {
 }
 
 /** Region descriptions of a separate image set to fit whitening on, instead of the folds. */
-export interface ExternalWhiteningSet {
-  images: ScaleDescription[][];
-  label: string;
-}
+/**
+ * Whitening from outside the evaluated photos: fitted once on other photos (`images`), or one
+ * given as is (`fixed`: e.g. the learned whitening a trained model ships with).
+ */
+export type ExternalWhiteningSet = { images: ScaleDescription[][]; label: string } | { fixed: Whitening; label: string };
 
 export async function evaluateRetrieval(
   engine: RawDescriber,
@@ -149,7 +150,7 @@ export async function evaluateRetrieval(
     let w = shared.whitenings.get(key);
     if (!w) {
       w = external
-        ? await fitOnRegions(external.images, settings, external.label)
+        ? 'fixed' in external ? external.fixed : await fitOnRegions(external.images, settings, external.label)
         : await fitOnRegions(database.filter((img) => img.fold !== fold).map((img) => scales.map((sc) => perImage.get(img.id)!.get(String(sc))!)), settings, `images outside fold ${fold}`);
       shared.whitenings.set(key, w);
     }
@@ -200,7 +201,7 @@ export async function evaluateRetrieval(
     msPerImage: round1(networkMs / Math.max(1, timedImages)),
     decodeMsPerImage: round1(decodeMs / Math.max(1, timedImages)),
     whitening: external
-      ? `PCA-whitening fitted once on ${external.label}, none of which is searched`
+      ? 'fixed' in external ? `whitening given: ${external.label}` : `PCA-whitening fitted once on ${external.label}, none of which is searched`
       : `PCA-whitening fitted leave-one-fold-out (${folds.length} folds: ${folds.join(', ')}), each on the region vectors of the other folds' images only, at ${scales.join('/')} px`,
   };
 }

@@ -196,6 +196,15 @@ describe('sightline whiten', () => {
 });
 
 describe('sightline eval groups', () => {
+  it('--model-whitening refuses a model that ships no whitening, and a second whitening source', async () => {
+    const none = await cli(['eval', 'groups', '--data', tmp, '--model-whitening']);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/ships no whitening/);
+    const both = await cli(['eval', 'groups', '--data', tmp, '--model-whitening', '--whiten-on', tmp]);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/give one/);
+  });
+
   it('reports mAP of every method on a folder of symlinked groups and distractors', async () => {
     const groups = path.join(tmp, 'groups');
     const images = path.join(DATA, 'paris6k-mini/images');
