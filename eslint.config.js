@@ -24,6 +24,19 @@ export default tseslint.config(
     },
   },
   {
+    // Repeats the app/ rule (a later block replaces a rule's options, it does not merge them).
+    files: ['app/engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'app/ is plain Node: it never imports electron (DESIGN.md §2).' }],
+        patterns: [
+          { group: ['**/main/**', '**/main', '**/renderer/**', '**/renderer'], message: 'app/ never imports main/ or renderer/ (DESIGN.md §2).' },
+          { group: ['**/train/**', '**/train', '@tensorflow/*'], message: 'The inference engine never loads training code or TF.js: app/train builds on app/engine, not the reverse.' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['renderer/**/*.ts', 'renderer/**/*.svelte.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -12,12 +12,10 @@ import { EnginePool } from '../app/engine/enginePool.js';
 import { DEFAULT_MODEL_MARKER, defaultRegistry, resolveModel } from '../app/engine/modelResolver.js';
 import { builtinModelsDir } from '../app/paths.js';
 import { ModelRegistry, type RegisteredModel } from '../app/engine/modelRegistry.js';
-import { aggregateRmacMany, type ScaleDescription } from '../app/engine/rmacDescriptor.js';
-import { fitWhiteningOnVectors, type Whitening } from '../app/engine/whitening.js';
-import { loadParis6kMini, type EvalProtocol, type EvalQuery } from '../app/eval/protocols.js';
-import { runLimited, type RawDescriber } from '../app/eval/retrievalEvaluation.js';
+import type { Whitening } from '../app/engine/whitening.js';
+import { loadParis6kMini, type EvalProtocol } from '../app/eval/protocols.js';
 import { loadTrainableBackbone } from '../app/train/backboneSource.js';
-import { folderOf, meanAPByFold, type FoldDescriptors } from '../app/train/foldEvaluation.js';
+import { describeProtocolPhotos, meanAPByFold, pcaOutsideFold, protocolDescriptors, type FoldDescriptors, type ProtocolPhotos } from '../app/train/foldEvaluation.js';
 import { fineTuneNetwork } from '../app/train/networkFineTuning.js';
 import { describeTrainedLayers, parseTrainedLayers } from '../app/train/trainableBackbone.js';
 import { registerTrainedModel } from '../app/train/trainedModelExport.js';
@@ -41,44 +39,6 @@ const LONG_SIDE = 512;
 const PCA_SCALES = [362, 512, 724];
 const PROTOCOLS = ['A', 'B'] as const;
 
-interface RawPhotos {
-  /** Database photo id → its scales, in PCA_SCALES order. */
-  database: Map<string, ScaleDescription[]>;
-  /** Protocol A query id → its cropped description at LONG_SIDE. */
-  croppedQueries: Map<string, ScaleDescription>;
-}
-
-async function describeParis(engine: RawDescriber, protocols: Record<'A' | 'B', EvalProtocol>, scales: number[]): Promise<RawPhotos> {
-  const database = new Map<string, ScaleDescription[]>();
-  await runLimited(protocols.A.database, 4, async (img) => database.set(img.id, (await engine.describe(img.image, { scales })).scales));
-  const croppedQueries = new Map<string, ScaleDescription>();
-  await runLimited(protocols.A.queries, 4, async (q) => {
-    const box = q.box!;
-    const raw = await engine.describe(q.image, { scales: [LONG_SIDE], box: { x: box.x1, y: box.y1, width: box.x2 - box.x1, height: box.y2 - box.y1 }, boxMode: 'crop' });
-    croppedQueries.set(q.id, raw.scales[0]);
-  });
-  return { database, croppedQueries };
-}
-
-/** R-MAC at LONG_SIDE of every database photo and query under one whitening (or none). */
-async function descriptorsWith(protocol: EvalProtocol, raw: RawPhotos, whitening: Whitening | undefined): Promise<FoldDescriptors> {
-  const at = (scales: ScaleDescription[]) => [scales.find((s) => s.longSide === LONG_SIDE)!];
-  const rows = await aggregateRmacMany(protocol.database.map((d) => at(raw.database.get(d.id)!)), whitening);
-  const dim = rows[0].length;
-  const database = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => database.set(r, i * dim));
-  const byId = new Map(protocol.database.map((d, i) => [d.id, i]));
-  const cropped = new Map<string, Float32Array>();
-  for (const q of protocol.queries) {
-    if (q.box) cropped.set(q.id, (await aggregateRmacMany([[raw.croppedQueries.get(q.id)!]], whitening))[0]);
-  }
-  return {
-    database,
-    dim,
-    query: (q: EvalQuery) => cropped.get(q.id) ?? database.subarray(byId.get(q.id)! * dim, (byId.get(q.id)! + 1) * dim),
-  };
-}
-
 interface Row {
   part: 'whitening' | 'triplet';
   label: string;
@@ -86,11 +46,6 @@ interface Row {
   B: number;
   trainSeconds?: number;
   note?: string;
-}
-
-async function pcaOutsideFold(raw: RawPhotos, protocol: EvalProtocol, fold: string): Promise<Whitening> {
-  const vectors = protocol.database.filter((d) => folderOf(d.image) !== fold).flatMap((d) => raw.database.get(d.id)!.flatMap((s) => s.regions.map((r) => r.vector)));
-  return fitWhiteningOnVectors(vectors, { dim: 512, epsilon: 0.1, fittedOn: `photos outside ${fold}` });
 }
 
 const WHITENING_VARIANTS = [
@@ -104,10 +59,10 @@ function trainingOptions(settings: (typeof WHITENING_VARIANTS)[number]['settings
 
 async function whiteningRows(model: RegisteredModel, protocols: Record<'A' | 'B', EvalProtocol>, folds: string[], epochs: number | undefined): Promise<{ rows: Row[]; describeSeconds: number; curves: string[] }> {
   const pool = new EnginePool(model);
-  let raw: RawPhotos;
+  let raw: ProtocolPhotos;
   const t0 = performance.now();
   try {
-    raw = await describeParis(pool, protocols, PCA_SCALES);
+    raw = await describeProtocolPhotos(pool, protocols, PCA_SCALES, LONG_SIDE);
   } finally {
     await pool.close();
   }
@@ -119,7 +74,7 @@ async function whiteningRows(model: RegisteredModel, protocols: Record<'A' | 'B'
   const rows: Row[] = [];
   for (const [label, w] of [['R-MAC, no whitening', undefined], ['PCA-whitening fitted on the training folds (baseline)', pca]] as const) {
     const r: Row = { part: 'whitening', label, A: 0, B: 0 };
-    for (const p of PROTOCOLS) r[p] = (await meanAPByFold(protocols[p], async (fold) => descriptorsWith(protocols[p], raw, w?.get(fold)))).mAP;
+    for (const p of PROTOCOLS) r[p] = (await meanAPByFold(protocols[p], async (fold) => protocolDescriptors(protocols[p], raw, w?.get(fold), LONG_SIDE))).mAP;
     rows.push(r);
     log(`${label}: A ${r.A} / B ${r.B}`);
   }
@@ -143,7 +98,7 @@ async function whiteningRows(model: RegisteredModel, protocols: Record<'A' | 'B'
       log(`${variant.label} without ${fold}: ${perFold[perFold.length - 1]}`);
     }
     const r: Row = { part: 'whitening', label: `${variant.label}; Adam lr ${variant.settings.learningRate}, ${epochs ?? variant.settings.epochs} epochs`, A: 0, B: 0, trainSeconds };
-    for (const p of PROTOCOLS) r[p] = (await meanAPByFold(protocols[p], async (fold) => descriptorsWith(protocols[p], raw, learned.get(fold)))).mAP;
+    for (const p of PROTOCOLS) r[p] = (await meanAPByFold(protocols[p], async (fold) => protocolDescriptors(protocols[p], raw, learned.get(fold), LONG_SIDE))).mAP;
     rows.push(r);
     log(`${r.label}: A ${r.A} / B ${r.B}`);
     curves.push(`${variant.label}, training mAP (training photos ranking each other) per fold: ${perFold.join('; ')}`);
@@ -194,8 +149,8 @@ async function tripletRows(model: RegisteredModel, backboneSpec: string | undefi
         });
         const pool = new EnginePool(registered);
         try {
-          const raw = await describeParis(pool, protocols, [LONG_SIDE]);
-          descriptors.set(fold, new Map(await Promise.all(PROTOCOLS.map(async (p) => [p, await descriptorsWith(protocols[p], raw, result.whitening)] as const))));
+          const raw = await describeProtocolPhotos(pool, protocols, [LONG_SIDE], LONG_SIDE);
+          descriptors.set(fold, new Map(await Promise.all(PROTOCOLS.map(async (p) => [p, await protocolDescriptors(protocols[p], raw, result.whitening, LONG_SIDE)] as const))));
         } finally {
           await pool.close();
         }

@@ -3,17 +3,32 @@
 // top-K proposals vs the grid, on photos never trained on. Leave-one-landmark-out on
 // Paris6k-mini: for each landmark, the RPN head trains on the other four landmarks' clean boxes
 // and is scored on that landmark's; figures are over all held-out photos of all folds.
+// Then what the proposals do to retrieval: each fold's head is registered as an RPN model, the
+// engine describes all of Paris6k-mini with it, and the held-out landmark's queries (protocols A
+// and B) are ranked with R-MAC pooled over its top-20 proposals vs over the grid, unwhitened and
+// with PCA-whitening fitted on the other landmarks, as bench/learning.ts evaluates (foldEvaluation).
 // Ground truth = the boxes `npm run bench:clean` wrote (bench/.cache/cleaning/paris6k-mini.json),
-// or --clean <file>. Writes its section of bench/results.md between the rpn markers.
+// or --clean <file>. --no-map skips the retrieval part. Writes its section of bench/results.md
+// between the rpn markers.
+import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { EnginePool } from '../app/engine/enginePool.js';
+import { ModelRegistry, type RegisteredModel } from '../app/engine/modelRegistry.js';
 import { resolveModel } from '../app/engine/modelResolver.js';
+import type { Whitening } from '../app/engine/whitening.js';
+import { loadParis6kMini, type EvalProtocol } from '../app/eval/protocols.js';
+import { describeProtocolPhotos, folderOf, meanAPByFold, pcaOutsideFold, protocolDescriptors, type FoldDescriptors, type ProtocolPhotos } from '../app/train/foldEvaluation.js';
+import { DEFAULT_PROPOSAL_OPTIONS } from '../app/engine/rpnAnchors.js';
 import { evaluateProposalRecall, type RecallReport } from '../app/train/rpnEvaluation.js';
+import { exportRpnHeadOnnx } from '../app/train/rpnExport.js';
+import { registerRpnModel } from '../app/train/rpnModelExport.js';
 import { DEFAULT_RPN_TRAINING, extractFeatureMaps, readCleanBoxes, trainRpnHead, type RpnTrainingHistory } from '../app/train/rpnTraining.js';
 import { selectTrainingBackend } from '../app/train/trainingBackend.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const paris = path.resolve(root, '..', 'shared', 'data', 'paris6k-mini');
 const log = (line: string) => process.stderr.write(`[bench:rpn] ${line}\n`);
 const argValue = (name: string) => {
   const i = process.argv.indexOf(name);
@@ -23,6 +38,69 @@ const argValue = (name: string) => {
 const KS = [1, 5, 10, 20, 50, 100];
 const THRESHOLDS = [0.5, 0.7];
 const LONG_SIDE = 512;
+/** As bench/learning.ts: PCA is fitted on regions at these scales, descriptors are at LONG_SIDE. */
+const PCA_SCALES = [362, 512, 724];
+const PROTOCOLS = ['A', 'B'] as const;
+type Protocols = Record<'A' | 'B', EvalProtocol>;
+
+/** One pooling's descriptors for one fold, unwhitened and PCA-whitened outside the fold. */
+type FoldVariant = Record<'none' | 'pca', Record<'A' | 'B', FoldDescriptors>>;
+type FoldVariants = Map<string, FoldVariant>;
+
+/** Photos (database or cropped query) where some scale fell back to the grid. */
+function fallbacks(raw: ProtocolPhotos): number {
+  const described = [...raw.database.values(), ...[...raw.croppedQueries.values()].map((s) => [s])];
+  return described.filter((scales) => scales.some((s) => s.regionSource === 'grid-fallback')).length;
+}
+
+async function variantsFor(raw: ProtocolPhotos, protocols: Protocols, fold: string): Promise<FoldVariant> {
+  const pca: Whitening = await pcaOutsideFold(raw, protocols.A, fold);
+  const at = async (w: Whitening | undefined) => ({ A: await protocolDescriptors(protocols.A, raw, w, LONG_SIDE), B: await protocolDescriptors(protocols.B, raw, w, LONG_SIDE) });
+  return { none: await at(undefined), pca: await at(pca) };
+}
+
+async function describeAll(model: RegisteredModel, protocols: Protocols): Promise<{ raw: ProtocolPhotos; seconds: number }> {
+  const pool = new EnginePool(model);
+  const t = performance.now();
+  try {
+    return { raw: await describeProtocolPhotos(pool, protocols, PCA_SCALES, LONG_SIDE), seconds: (performance.now() - t) / 1000 };
+  } finally {
+    await pool.close();
+  }
+}
+
+interface MapRow {
+  pooling: 'grid' | 'rpn';
+  whitening: 'none' | 'pca';
+  A: number;
+  B: number;
+  /** Per held-out landmark: mAP over its queries, per protocol. */
+  perFold: Record<string, { A: number; B: number }>;
+}
+
+/** mAP over the queries of the evaluated folds, and per fold (foldEvaluation's per-query APs). */
+async function mapRows(protocols: Protocols, folds: string[], grid: FoldVariants, rpn: FoldVariants): Promise<{ rows: MapRow[]; queries: Record<string, { A: number; B: number }> }> {
+  const only = (p: EvalProtocol): EvalProtocol => ({ ...p, queries: p.queries.filter((q) => folds.includes(folderOf(q.image))) });
+  const rows: MapRow[] = [];
+  const queries: Record<string, { A: number; B: number }> = {};
+  for (const whitening of ['none', 'pca'] as const) {
+    for (const [pooling, variants] of [['grid', grid], ['rpn', rpn]] as const) {
+      const row: MapRow = { pooling, whitening, A: 0, B: 0, perFold: {} };
+      for (const p of PROTOCOLS) {
+        const protocol = only(protocols[p]);
+        const result = await meanAPByFold(protocol, async (fold) => variants.get(fold)![whitening][p]);
+        row[p] = result.mAP;
+        for (const fold of folds) {
+          const aps = protocol.queries.filter((q) => folderOf(q.image) === fold).map((q) => result.perQuery[q.id]);
+          (row.perFold[fold] ??= { A: NaN, B: NaN })[p] = aps.length ? Math.round(1000 * aps.reduce((a, b) => a + b, 0) / aps.length) / 10 : NaN;
+          (queries[fold] ??= { A: 0, B: 0 })[p] = aps.length;
+        }
+      }
+      rows.push(row);
+    }
+  }
+  return { rows, queries };
+}
 
 async function writeSection(section: string): Promise<void> {
   const file = path.join(root, 'bench', 'results.md');
@@ -50,6 +128,34 @@ function pool(reports: RecallReport[]): RecallReport {
   return { thresholds: reports[0].thresholds, photos, rows };
 }
 
+function mapSection(retrieval: { rows: MapRow[]; queries: Record<string, { A: number; B: number }> }, folds: string[], facts: { describeSeconds: number[]; fallbackCounts: Record<string, number>; topK: number; nmsIou: number; grid: number; croppedQueries: number }): string[] {
+  const label = (r: MapRow) => `${r.pooling === 'grid' ? `rigid grid (R-MAC, L = 3, ${facts.grid.toFixed(1)} regions)` : `RPN top-${facts.topK} (the fold's head)`}, ${r.whitening === 'none' ? 'no whitening' : 'PCA-whitened (fitted on the training landmarks)'}`;
+  const row = (pooling: MapRow['pooling'], whitening: MapRow['whitening']) => retrieval.rows.find((r) => r.pooling === pooling && r.whitening === whitening)!;
+  const arrow = (fold: string, whitening: MapRow['whitening'], p: 'A' | 'B') => `${row('grid', whitening).perFold[fold][p].toFixed(1)} → ${row('rpn', whitening).perFold[fold][p].toFixed(1)}`;
+  const totalFallbacks = Object.values(facts.fallbackCounts).reduce((a, b) => a + b, 0);
+  const queries = (p: 'A' | 'B') => folds.reduce((n, f) => n + retrieval.queries[f][p], 0);
+  const perLandmark = folds.map((f) => retrieval.queries[f].A);
+  const spread = Math.min(...perLandmark) === Math.max(...perLandmark) ? `${perLandmark[0]}` : `${Math.min(...perLandmark)}–${Math.max(...perLandmark)}`;
+  return [
+    '### mAP before/after RPN pooling',
+    '',
+    `Each fold's head (the one scored above) registered with the backbone as an RPN model (top ${facts.topK}, NMS IoU ${facts.nmsIou}) and run by the engine over all 250 Paris6k-mini photos; the held-out landmark's queries rank all of them (protocol A: ${queries('A')} queries cropped to their box; B: ${queries('B')}, every positive as an uncropped query), as bench/learning.ts does. Long side ${LONG_SIDE}, single resolution, no QE/DBA; PCA-whitening (512-d) fitted on the regions, at ${PCA_SCALES.join('/')} px, of the photos outside the fold, each pooling on its own regions (the grid rows are the learning table's R-MAC and PCA rows, evaluated the same way, here with the backbone above). Photos where the head proposed nothing and the grid was pooled instead: ${totalFallbacks} over all folds.`,
+    '',
+    '| pooling, whitening | A | B |',
+    '|---|---:|---:|',
+    ...retrieval.rows.map((r) => `| ${label(r)} | ${r.A.toFixed(1)} | ${r.B.toFixed(1)} |`),
+    '',
+    'Per held-out landmark, grid → RPN top-20 (mAP over that landmark\'s queries):',
+    '',
+    '| held out | queries A / B | A, no whitening | B, no whitening | A, PCA | B, PCA |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...folds.map((f) => `| ${f} | ${retrieval.queries[f].A} / ${retrieval.queries[f].B} | ${arrow(f, 'none', 'A')} | ${arrow(f, 'none', 'B')} | ${arrow(f, 'pca', 'A')} | ${arrow(f, 'pca', 'B')} |`),
+    '',
+    `Describing the 250 photos and ${facts.croppedQueries} cropped queries at ${PCA_SCALES.length} scales: ${facts.describeSeconds[0].toFixed(0)} s with the grid, ${(facts.describeSeconds.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, facts.describeSeconds.length - 1)).toFixed(0)} s per fold with the head. Protocol A has ${spread} queries per landmark: its per-landmark figures move by tens of points with one query.`,
+    '',
+  ];
+}
+
 async function main() {
   const started = performance.now();
   const backend = await selectTrainingBackend();
@@ -68,6 +174,24 @@ async function main() {
   const extractSeconds = (performance.now() - t) / 1000;
   log(`feature maps in ${extractSeconds.toFixed(1)} s`);
 
+  const withMap = !process.argv.includes('--no-map');
+  const protocols: Protocols = { A: await loadParis6kMini(paris, 'A'), B: await loadParis6kMini(paris, 'B') };
+  const gridVariants: FoldVariants = new Map();
+  const rpnVariants: FoldVariants = new Map();
+  const describeSeconds: number[] = [];
+  const fallbackCounts: Record<string, number> = {};
+  // The folds' RPN models live only as long as the bench.
+  const registryDir = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-bench-rpn-'));
+  const registry = new ModelRegistry({ builtin: path.join(registryDir, 'builtin'), user: path.join(registryDir, 'user') });
+  // On exit, failed or not; only a synchronous removal runs there.
+  process.once('exit', () => rmSync(registryDir, { recursive: true, force: true }));
+  if (withMap) {
+    const grid = await describeAll(model, protocols);
+    describeSeconds.push(grid.seconds);
+    for (const fold of folds) gridVariants.set(fold, await variantsFor(grid.raw, protocols, fold));
+    log(`grid: described ${grid.raw.database.size} photos at ${PCA_SCALES.join('/')} px in ${grid.seconds.toFixed(0)} s`);
+  }
+
   const reports: RecallReport[] = [];
   const histories: Array<{ fold: string; train: number; test: number; history: RpnTrainingHistory }> = [];
   for (const fold of folds) {
@@ -78,6 +202,15 @@ async function main() {
       onProgress: (p) => { if (p.step === p.steps) log(`${fold}: epoch ${p.epoch}/${p.epochs}, last loss ${p.loss.toFixed(4)}`); },
     });
     const report = await evaluateProposalRecall(head, test, DEFAULT_RPN_TRAINING.anchors, KS, THRESHOLDS);
+    if (withMap) {
+      // The fold's head as the product would run it: registered with the backbone, pooled by the engine.
+      const registered = await registerRpnModel({ registry, base: model, head: await exportRpnHeadOnnx(head), anchors: DEFAULT_RPN_TRAINING.anchors, name: `bench-rpn-without-${fold}` });
+      const described = await describeAll(registered, protocols);
+      describeSeconds.push(described.seconds);
+      fallbackCounts[fold] = fallbacks(described.raw);
+      rpnVariants.set(fold, await variantsFor(described.raw, protocols, fold));
+      log(`${fold}: described Paris6k-mini with its RPN model ${registered.meta.id} in ${described.seconds.toFixed(0)} s (${fallbackCounts[fold]} photos fell back to the grid)`);
+    }
     head.dispose();
     reports.push(report);
     histories.push({ fold, train: train.length, test: test.length, history });
@@ -85,6 +218,7 @@ async function main() {
     const k20 = report.rows.find((r) => r.method === 'rpn' && r.k === 20)!;
     log(`${fold}: trained on ${train.length} in ${history.seconds.toFixed(1)} s; held-out ${test.length}: grid ${grid.recall.map((v) => (100 * v).toFixed(0)).join('/')}, RPN@20 ${k20.recall.map((v) => (100 * v).toFixed(0)).join('/')} (${((performance.now() - t) / 1000).toFixed(0)} s)`);
   }
+  const retrieval = withMap ? await mapRows(protocols, folds, gridVariants, rpnVariants) : undefined;
   const all = pool(reports);
   const pct = (v: number) => (100 * v).toFixed(1);
   const trainSeconds = histories.map((h) => h.history.seconds);
@@ -115,6 +249,7 @@ async function main() {
     '',
     `Cost on this CPU: backbone feature maps for ${boxes.length} photos once, ${extractSeconds.toFixed(1)} s; training ${(trainSeconds.reduce((a, b) => a + b, 0) / trainSeconds.length).toFixed(1)} s per fold (${stepsPerSecond.toFixed(1)} photo-steps/s); whole bench ${((performance.now() - started) / 60000).toFixed(1)} min. Mean training loss per fold, first → last epoch (BCE + smooth-L1): ${histories.map((h) => `${h.fold} ${h.history.epochs[0].total.toFixed(3)} → ${h.history.epochs[h.history.epochs.length - 1].total.toFixed(3)}`).join(', ')}.`,
     '',
+    ...(retrieval ? mapSection(retrieval, folds, { describeSeconds, fallbackCounts, topK: DEFAULT_PROPOSAL_OPTIONS.topK, nmsIou: DEFAULT_PROPOSAL_OPTIONS.nmsIou, grid: all.rows[0].k, croppedQueries: protocols.A.queries.length }) : []),
     'Caveats: the ground truth is itself noisy (a box is the hull of a photo\'s inlier keypoints, i.e. the part that matched, and cleaning keeps some non-landmark photos: 85 % of kept photos are ground-truth positives, bench/cleaning.md); one training run per fold, one seed, no error bars; folds of 16–47 photos, so one photo is 2–6 points of recall. The grid is a fixed 20 regions, so only the RPN row at K = 20 compares like with like.',
     '',
     '<!-- rpn:end -->',

@@ -8,7 +8,7 @@ import type { DescribeOptions, RawDescription } from './featureExtractor.js';
 import type { ImageSource, PixelBox } from './imageInput.js';
 import { appDataDir } from '../paths.js';
 import type { RegisteredModel } from './modelRegistry.js';
-import { aggregateRmac, regionEmbedding } from './rmacDescriptor.js';
+import { aggregateRmac, regionEmbedding, type RegionSource } from './rmacDescriptor.js';
 import { dot } from './vectorMath.js';
 import { loadWhitening, type Whitening } from './whitening.js';
 
@@ -21,6 +21,8 @@ export interface RegionDescriptor {
   vector: Float32Array;
   /** Its share of the global vector (dot product with it); the heatmaps draw this. */
   weight: number;
+  /** An RPN proposal's σ(objectness logit); absent for a grid region. */
+  objectness?: number;
 }
 
 export interface PhotoDescriptor {
@@ -28,6 +30,11 @@ export interface PhotoDescriptor {
   whitened: boolean;
   global: Float32Array;
   regions: RegionDescriptor[];
+  /**
+   * 'rpn': every scale pooled the model's proposals; 'grid-fallback': an RPN model's head proposed
+   * nothing usable at some scale, which pooled the grid instead; 'grid': a grid model.
+   */
+  regionSource: RegionSource;
   originalWidth: number;
   originalHeight: number;
   timings: RawDescription['timings'];
@@ -51,6 +58,12 @@ async function findWhitening(model: RegisteredModel): Promise<Whitening | undefi
     if (await fs.access(`${file}.json`).then(() => true, () => false)) return loadWhitening(file);
   }
   return undefined;
+}
+
+function photoRegionSource(raw: RawDescription): RegionSource {
+  const sources = raw.scales.map((s) => s.regionSource ?? 'grid');
+  if (sources.includes('grid-fallback')) return 'grid-fallback';
+  return sources.length > 0 && sources.every((s) => s === 'rpn') ? 'rpn' : 'grid';
 }
 
 export class DescriptorEngine {
@@ -89,13 +102,16 @@ export class DescriptorEngine {
     const global = aggregateRmac(raw.scales, this.whitening);
     const regions = raw.scales.flatMap((s) => s.regions.map((r) => {
       const vector = regionEmbedding(r.vector, this.whitening);
-      return { box: r.box, longSide: s.longSide, vector, weight: dot(vector, global) };
+      const region: RegionDescriptor = { box: r.box, longSide: s.longSide, vector, weight: dot(vector, global) };
+      if (r.objectness !== undefined) region.objectness = r.objectness;
+      return region;
     }));
     return {
       model: this.model.meta.id,
       whitened: !!this.whitening,
       global,
       regions,
+      regionSource: photoRegionSource(raw),
       originalWidth: raw.originalWidth,
       originalHeight: raw.originalHeight,
       timings: raw.timings,

@@ -65,6 +65,7 @@ export class EnginePool {
       outputName: model.meta.outputName,
       stride: model.meta.stride,
       normalisation: model.meta.normalisation,
+      rpn: model.meta.rpn && model.rpnHeadPath ? { headPath: model.rpnHeadPath, anchors: model.meta.rpn.anchors, proposals: model.meta.rpn.proposals } : undefined,
       threads: Math.max(1, options.threadsPerWorker ?? Math.floor(cores / workers)),
       executionProviders: options.executionProviders ?? executionProvidersFor('auto'),
     };

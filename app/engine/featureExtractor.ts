@@ -1,9 +1,11 @@
-// One photo through the backbone at one or more scales, pooled into raw region vectors.
-// Runs wherever an onnxruntime session lives: in the engine's worker threads, or inline in tests.
+// One photo through the backbone at one or more scales, pooled into raw region vectors: over the
+// rigid R-MAC grid, or for an RPN model over its head's proposals (regionProposals.ts). Runs
+// wherever an onnxruntime session lives: in the engine's worker threads, or inline in tests.
 import * as ort from 'onnxruntime-node';
 import type { InputNormalisation } from '../convert/convertedModel.js';
 import { ImageInputError } from './imageErrors.js';
 import { loadNetworkInput, type ImageSource, type PixelBox } from './imageInput.js';
+import { poolScaleOverProposals, type RegionProposer } from './regionProposals.js';
 import { poolScale, type ScaleDescription } from './rmacDescriptor.js';
 import type { RmacGridOptions } from './rmacRegions.js';
 
@@ -30,6 +32,8 @@ export interface ExtractorModel {
   outputName: string;
   stride: number;
   normalisation: InputNormalisation;
+  /** An RPN model's head: its proposals are pooled instead of the grid. */
+  rpn?: RegionProposer;
 }
 
 export async function createSession(onnxPath: string | Uint8Array, threads = 1, executionProviders: string[] = ['cpu']): Promise<ort.InferenceSession> {
@@ -71,7 +75,11 @@ export async function describeRaw(model: ExtractorModel, source: ImageSource, op
     timings.networkMs += performance.now() - t;
     t = performance.now();
     const map = { data: features.data as Float32Array, channels, height, width };
-    out.push(poolScale(map, { scale: input.scale, offsetX: input.offsetX, offsetY: input.offsetY, stride: model.stride }, longSide, options.grid));
+    const geometry = { scale: input.scale, offsetX: input.offsetX, offsetY: input.offsetY, stride: model.stride };
+    // The head's time counts as pooling: it decides the regions, and the backbone's time stays comparable across kinds.
+    out.push(model.rpn
+      ? await poolScaleOverProposals(model.rpn, map, geometry, longSide, input, options.grid)
+      : poolScale(map, geometry, longSide, options.grid));
     timings.poolMs += performance.now() - t;
     tensor.dispose?.();
     features.dispose?.();

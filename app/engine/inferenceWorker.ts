@@ -1,5 +1,6 @@
-// A worker thread owning one onnxruntime session: onnxruntime's run() blocks its thread, so
-// inference never runs on the thread that serves the UI or the CLI's progress.
+// A worker thread owning one onnxruntime session (two for an RPN model: backbone, then the head on
+// its feature map): onnxruntime's run() blocks its thread, so inference never runs on the thread
+// that serves the UI or the CLI's progress.
 import { parentPort, workerData } from 'node:worker_threads';
 import { isImageInputError } from './imageErrors.js';
 import { isRawPixels } from './imageInput.js';
@@ -9,12 +10,16 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol.js
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
-const modelReady: Promise<ExtractorModel> = createSession(init.onnxPath, init.threads, init.executionProviders).then((session) => ({
+const modelReady: Promise<ExtractorModel> = Promise.all([
+  createSession(init.onnxPath, init.threads, init.executionProviders),
+  init.rpn ? createSession(init.rpn.headPath, init.threads, init.executionProviders) : undefined,
+]).then(([session, head]) => ({
   session,
   inputName: init.inputName,
   outputName: init.outputName,
   stride: init.stride,
   normalisation: init.normalisation,
+  rpn: head && init.rpn ? { session: head, anchors: init.rpn.anchors, proposals: init.rpn.proposals } : undefined,
 }));
 
 modelReady.then(

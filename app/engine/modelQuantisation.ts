@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { RangeCollector, quantizeQdq, quantizedActivations, withCalibrationOutputs, type QuantizeOptions, type TensorRange } from '../convert/quantizeOnnx.js';
 import { isImageInputError } from './imageErrors.js';
 import { loadNetworkInput, type ImageSource, type PixelBox } from './imageInput.js';
-import type { ModelRegistry, RegisteredModel } from './modelRegistry.js';
+import { rpnHeadInfoOf, type ModelRegistry, type RegisteredModel } from './modelRegistry.js';
 
 /** Activation ranges of one float model, measured on photos: all that quantising it needs. */
 export interface CalibrationTable {
@@ -118,6 +118,8 @@ export async function quantizeRegisteredModel(model: RegisteredModel, table: Cal
     licence: model.meta.licence,
     normalisation: model.meta.normalisation,
     kind: model.meta.kind,
+    // An RPN model stays one: its head reads the quantised backbone's features as it read the float ones.
+    rpn: await rpnHeadInfoOf(model),
     quantisation: {
       precision: 'int8',
       from: model.meta.id,

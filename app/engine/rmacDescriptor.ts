@@ -14,7 +14,15 @@ export interface PooledRegion {
   box: PixelBox;
   /** Max-pooled, L2-normalised, not whitened. */
   vector: Float32Array;
+  /** A pooled RPN proposal's σ(objectness logit); absent for grid regions. */
+  objectness?: number;
 }
+
+/**
+ * Which regions a scale pooled: the rigid grid, the RPN's proposals, or the grid because an RPN
+ * model's head proposed nothing usable on this map.
+ */
+export type RegionSource = 'grid' | 'rpn' | 'grid-fallback';
 
 export interface ScaleDescription {
   longSide: number;
@@ -23,6 +31,8 @@ export interface ScaleDescription {
   /** MAC: max over the whole map, L2-normalised. */
   mac: Float32Array;
   regions: PooledRegion[];
+  /** Absent: the grid (descriptions made before RPN models existed have none). */
+  regionSource?: RegionSource;
 }
 
 export interface ImageGeometry {

@@ -2,6 +2,7 @@
 import type { ImageSource } from './imageInput.js';
 import type { InputNormalisation } from '../convert/convertedModel.js';
 import type { DescribeOptions, RawDescription } from './featureExtractor.js';
+import type { RpnMetadata } from './modelRegistry.js';
 
 export interface WorkerInit {
   onnxPath: string;
@@ -9,6 +10,8 @@ export interface WorkerInit {
   outputName: string;
   stride: number;
   normalisation: InputNormalisation;
+  /** An RPN model: its head's ONNX, run in the same worker after the backbone, and its settings. */
+  rpn?: { headPath: string } & Pick<RpnMetadata, 'anchors' | 'proposals'>;
   threads: number;
   executionProviders: string[];
 }

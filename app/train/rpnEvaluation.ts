@@ -3,7 +3,7 @@
 // R-MAC grid pooled on the same feature map. Everything is compared in network pixels of one
 // scale; the grid's cells map to pixels exactly as poolScale maps them (cell · stride).
 import { rmacRegions } from '../engine/rmacRegions.js';
-import { iou, type AnchorSpec, type CornerBox } from './rpnAnchors.js';
+import { iou, type AnchorSpec, type CornerBox } from '../engine/rpnAnchors.js';
 import type { RpnHead } from './rpnHead.js';
 import { proposalsFor, type RpnPhoto } from './rpnTraining.js';
 

@@ -7,7 +7,7 @@
 // Plain variables rather than tf.layers, so the weights map one-to-one onto ONNX Conv nodes
 // and a checkpoint is six named arrays.
 import * as tf from '@tensorflow/tfjs';
-import type { AnchorTargets } from './rpnAnchors.js';
+import type { AnchorTargets } from '../engine/rpnAnchors.js';
 
 export interface RpnHeadShape {
   /** Channels of the backbone feature map. */

@@ -20,7 +20,7 @@ import {
   type AnchorSpec,
   type CornerBox,
   type ProposalOptions,
-} from './rpnAnchors.js';
+} from '../engine/rpnAnchors.js';
 import { disposeBatch, RpnHead, rpnLoss, sampleAnchors, type RpnHeadWeights } from './rpnHead.js';
 import { SeededRandom } from './tripletMining.js';
 

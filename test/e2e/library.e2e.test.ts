@@ -2,55 +2,43 @@
 // open a photo of the Eiffel tower, draw a box on it, and check that the results are the Eiffel
 // tower, that the match heatmap and region overlay are drawn, and that the matched points of a
 // result are. Screenshots of every view go to test-output/screenshots/ for a person to look at.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { copyPhotoSubset, findChromium, launchChromium, projectRoot, serveLibrary, type ServedLibrary } from './browserHarness.js';
+import type { Page } from 'playwright-core';
+import {
+  addFolderInUi,
+  copyPhotoSubset,
+  countJpegs,
+  e2eRequirements,
+  openBrowserLibrary,
+  projectRoot,
+  screenshotDir,
+  waitForIndexedPhotos,
+  type BrowserLibrary,
+} from './browserHarness.js';
 
 const PHOTOS = path.resolve(projectRoot, '../shared/data/paris6k-mini/images');
-const SCREENSHOTS = path.join(projectRoot, 'test-output', 'screenshots');
 /** Query 3 of the Eiffel tower in Paris6k's ground truth: the photo and its box (x1 y1 x2 y2). */
 const QUERY_PHOTO = 'paris_eiffel_000266.jpg';
 const QUERY_BOX = { x1: 348, y1: 3, x2: 595, y2: 508 };
 
-const chromiumPath = findChromium();
-const why = !chromiumPath ? 'no chromium on PATH' : !fs.existsSync(PHOTOS) ? `${PHOTOS} is missing` : null;
-if (why) console.warn(`library.e2e: skipped (${why})`);
+const { chromiumPath, why } = e2eRequirements('library.e2e', PHOTOS);
 
 describe.skipIf(why !== null)('the library in the browser', () => {
-  let library: ServedLibrary;
-  let browser: Browser;
+  let session: BrowserLibrary;
   let page: Page;
   let photoDir: string;
   let photoCount: number;
-  const problems: string[] = [];
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  const shot = (name: string) => page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
 
   beforeAll(async () => {
-    // The server serves dist/renderer: build it from the sources under test, never a stale copy.
-    execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd: projectRoot, stdio: 'inherit' });
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
-    photoDir = copyPhotoSubset(PHOTOS, Infinity);
-    photoCount = fs.readdirSync(photoDir, { recursive: true }).filter((f) => String(f).endsWith('.jpg')).length;
-    library = await serveLibrary();
-    browser = await launchChromium(chromiumPath!);
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      // A CSP violation or an uncaught error is a bug; failed API calls are shown as toasts on purpose.
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(library.url);
+    session = await openBrowserLibrary(chromiumPath!, { photos: () => copyPhotoSubset(PHOTOS, Infinity) });
+    ({ page, photoDir } = session);
+    photoCount = countJpegs(photoDir);
   }, 300_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await library?.stop();
-    if (photoDir) fs.rmSync(photoDir, { recursive: true, force: true });
-  });
+  afterAll(() => session?.close());
 
   it('opens on the Library when the library is empty', async () => {
     await page.getByTestId('folder-path-input').waitFor();
@@ -59,8 +47,7 @@ describe.skipIf(why !== null)('the library in the browser', () => {
   });
 
   it('shows the reason when a folder cannot be added', async () => {
-    await page.getByTestId('folder-path-input').fill(path.join(photoDir, 'no-such-folder'));
-    await page.getByTestId('add-folder-button').click();
+    await addFolderInUi(page, path.join(photoDir, 'no-such-folder'));
     const toast = page.getByTestId('error-toast').first();
     await toast.waitFor({ timeout: 30_000 });
     expect(await toast.textContent()).toContain('Could not add the folder');
@@ -69,18 +56,13 @@ describe.skipIf(why !== null)('the library in the browser', () => {
   });
 
   it('indexes a folder added by its path, showing progress', async () => {
-    await page.getByTestId('folder-path-input').fill(photoDir);
-    await page.getByTestId('add-folder-button').click();
+    await addFolderInUi(page, photoDir);
     const progress = page.getByTestId('index-progress');
     await page.waitForFunction(() => document.querySelector('[data-testid=index-progress]')?.getAttribute('data-phase') === 'describe', null, { timeout: 120_000 });
     await page.waitForTimeout(1500);
     await shot('03-library-indexing');
     expect(await progress.textContent()).toMatch(/photos\/s/);
-    await page.waitForFunction(
-      (n) => document.querySelector('[data-testid=index-progress]')?.getAttribute('data-state') === 'idle' && document.querySelector('[data-testid=nav-photos] .count')?.textContent?.trim() === String(n),
-      photoCount,
-      { timeout: 480_000, polling: 1000 },
-    );
+    await waitForIndexedPhotos(page, photoCount);
     await shot('04-library-indexed');
   }, 600_000);
 
@@ -154,7 +136,7 @@ describe.skipIf(why !== null)('the library in the browser', () => {
   it('overlays the regions the descriptors pool over, with their legend', async () => {
     await page.getByTestId('region-overlay-toggle').check();
     await page.locator('[data-testid=heatmap-view] [data-testid=region-overlay] rect').first().waitFor({ timeout: 60_000 });
-    expect(await page.getByTestId('heatmap-view').textContent()).toMatch(/rigid grid|RPN objectness/i);
+    expect(await page.getByTestId('heatmap-view').textContent()).toMatch(/rigid grid|RPN proposals/i);
     await page.waitForTimeout(300);
     await shot('09-region-overlay');
   }, 120_000);
@@ -250,6 +232,6 @@ describe.skipIf(why !== null)('the library in the browser', () => {
   }, 120_000);
 
   it('ran without page errors or CSP violations', () => {
-    expect(problems).toEqual([]);
+    expect(session.problems).toEqual([]);
   });
 });

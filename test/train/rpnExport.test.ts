@@ -5,7 +5,7 @@ import { selectTrainingBackend } from '../../app/train/trainingBackend.js';
 import { RpnHead } from '../../app/train/rpnHead.js';
 import { exportRpnHeadOnnx, onnxOutputsToAnchorOrder, proposeCellRegions, RPN_DELTAS_OUTPUT, RPN_FEATURE_INPUT, RPN_OBJECTNESS_OUTPUT } from '../../app/train/rpnExport.js';
 import { SeededRandom } from '../../app/train/tripletMining.js';
-import { generateAnchors, proposeRegions } from '../../app/train/rpnAnchors.js';
+import { generateAnchors, proposeRegions } from '../../app/engine/rpnAnchors.js';
 import { poolScale } from '../../app/engine/rmacDescriptor.js';
 
 describe('RPN head ONNX export', () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { selectTrainingBackend } from '../../app/train/trainingBackend.js';
-import { iou, labelAnchors, generateAnchors } from '../../app/train/rpnAnchors.js';
+import { iou, labelAnchors, generateAnchors } from '../../app/engine/rpnAnchors.js';
 import { RpnHead, rpnLoss, sampleAnchors } from '../../app/train/rpnHead.js';
 import { proposalsFor, trainRpnHead, type RpnPhoto } from '../../app/train/rpnTraining.js';
 import { SeededRandom } from '../../app/train/tripletMining.js';

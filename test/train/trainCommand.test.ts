@@ -1,14 +1,11 @@
 // `sightline train` as a user runs it, in a child process with its own data dir: it trains, writes
 // the curve page and summary, registers a model the other commands then use, and resumes.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linkDataset, runSightline, runSightlineOk } from '../support/sightlineCli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PARIS = fileURLToPath(new URL('../../../shared/data/paris6k-mini/images/', import.meta.url));
 const PHOTOS: Record<string, string[]> = {
   eiffel: ['eiffel_tower/paris_eiffel_000037.jpg', 'eiffel_tower/paris_eiffel_000266.jpg'],
   louvre: ['louvre/paris_louvre_000004.jpg', 'louvre/paris_louvre_000015.jpg'],
@@ -18,36 +15,13 @@ const PHOTOS: Record<string, string[]> = {
 let tmp: string;
 let dataset: string;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/sightline.js', ...args], { cwd: ROOT, env: { ...process.env, SIGHTLINE_DATA_DIR: path.join(tmp, 'data'), FORCE_COLOR: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin.end();
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function ok(args: string[]) {
-  const r = await cli(args);
-  expect(r.code, `sightline ${args.join(' ')}\n${r.stderr}`).toBe(0);
-  return r;
-}
+const cli = (args: string[]) => runSightline(args, { dataDir: path.join(tmp, 'data'), timeoutMs: 90_000 });
+const ok = (args: string[]) => runSightlineOk(args, { dataDir: path.join(tmp, 'data'), timeoutMs: 90_000 });
 
 beforeAll(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-train-cli-'));
   dataset = path.join(tmp, 'photos');
-  for (const [group, files] of Object.entries(PHOTOS)) {
-    await fs.mkdir(path.join(dataset, group), { recursive: true });
-    for (const f of files) await fs.symlink(path.join(PARIS, f), path.join(dataset, group, path.basename(f)));
-  }
+  await linkDataset(dataset, PHOTOS);
 });
 
 afterAll(async () => {

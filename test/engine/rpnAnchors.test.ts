@@ -8,7 +8,7 @@ import {
   labelAnchors,
   nonMaximumSuppression,
   proposeRegions,
-} from '../../app/train/rpnAnchors.js';
+} from '../../app/engine/rpnAnchors.js';
 
 const box = (x1: number, y1: number, x2: number, y2: number) => ({ x1, y1, x2, y2 });
 
