@@ -186,7 +186,7 @@ export const RegionOverlaySchema = z.object({
   label: z.string(),
   width: z.number().int(),
   height: z.number().int(),
-  /** weight: the region's share of the photo's descriptor; objectness: the RPN's score (rpn only). */
+  /** weight: the region's share of the photo's descriptor; objectness: σ of the RPN head's logit for a pooled proposal, in (0, 1) (rpn only, else null). */
   regions: z.array(z.object({ box: PixelBoxSchema, weight: finite, objectness: finite.nullable() })),
 });
 export type RegionOverlay = z.infer<typeof RegionOverlaySchema>;
@@ -250,6 +250,83 @@ export const PlaceSchema = z.object({
   cohesion: finite,
 });
 export type Place = z.infer<typeof PlaceSchema>;
+
+// ---- Learn from my library ---------------------------------------------------------------------
+
+export const LearningPhaseSchema = z.enum(['mining', 'verifying', 'describing', 'training', 'evaluating', 'switching']);
+export type LearningPhase = z.infer<typeof LearningPhaseSchema>;
+
+export const LearningProgressSchema = z.object({
+  phase: LearningPhaseSchema,
+  done: z.number().int().min(0),
+  /** 0 while unknown. */
+  total: z.number().int().min(0),
+  /** Items (clusters, pairs, photos, training steps) per second in this phase. */
+  rate: finite,
+  /** Seconds left in the phase; null while unknown. */
+  eta: finite.nullable(),
+});
+export type LearningProgress = z.infer<typeof LearningProgressSchema>;
+
+/** A share from 0 to 1; null when there was nothing to measure. */
+const share = finite.min(0).max(1).nullable();
+
+export const WhiteningScoreSchema = z.object({
+  key: z.enum(['current', 'pca', 'learned']),
+  label: z.string(),
+  /** Held-out photos ranking each other; positives are the photos of the same verified place. */
+  mAP: share,
+  recallAt1: share,
+});
+export type WhiteningScore = z.infer<typeof WhiteningScoreSchema>;
+
+const PartSizeSchema = z.object({ places: z.number().int().min(0), photos: z.number().int().min(0), pairs: z.number().int().min(0) });
+
+export const LearningReportSchema = z.object({
+  startedAt: z.string(),
+  seconds: finite,
+  dryRun: z.boolean(),
+  mining: z.object({
+    clusters: z.number().int(),
+    photosChecked: z.number().int(),
+    candidatePairs: z.number().int(),
+    verifiedPairs: z.number().int(),
+    places: z.number().int(),
+    photos: z.number().int(),
+  }),
+  split: z.object({ seed: z.number().int(), heldOutShare: finite, training: PartSizeSchema, heldOut: PartSizeSchema, unreadable: z.number().int() }),
+  training: z.object({ epochs: z.number().int(), steps: z.number().int(), seconds: finite, backend: z.string(), trainingMAP: z.object({ before: share, after: share }) }),
+  /** The whitening in use, PCA fitted on the training places, the learned one: on the held-out places. */
+  evaluation: z.array(WhiteningScoreSchema),
+  decision: z.object({ switched: z.boolean(), reason: z.string(), minGain: finite }),
+  /** Descriptor versions before and after. */
+  whitening: z.object({ before: z.string(), after: z.string() }),
+});
+export type LearningReport = z.infer<typeof LearningReportSchema>;
+
+export const LearningStateSchema = z.object({
+  state: z.enum(['idle', 'running', 'cancelling']),
+  progress: LearningProgressSchema.nullable(),
+  /** The last run in this session, if any. */
+  lastRun: z
+    .object({
+      outcome: z.enum(['finished', 'cancelled', 'failed']),
+      at: z.string(),
+      report: LearningReportSchema.nullable(),
+      error: z.string().nullable(),
+      /** The library holds too few verified places: the error says what was found and what is needed. */
+      notEnoughPlaces: z.boolean(),
+    })
+    .nullable(),
+  /** What the library's descriptors are whitened with now, in words. */
+  current: z.string(),
+  /** The last switch, while it can be undone. */
+  undo: z
+    .object({ switchedAt: z.string(), previous: z.string(), heldOutMAP: z.object({ before: finite, after: finite }) })
+    .nullable(),
+  requirements: z.object({ minPlaces: z.number().int(), minPhotosPerPlace: z.number().int(), heldOutShare: finite }),
+});
+export type LearningState = z.infer<typeof LearningStateSchema>;
 
 /** Images dropped into the UI travel as base64 (both transports carry JSON-safe values). */
 export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
@@ -336,6 +413,18 @@ export const apiMethods = {
   },
   undoDecision: { input: z.object({ decisionId: z.number().int().positive() }).strict(), output: UndoResultSchema },
   places: { input: empty, output: z.object({ places: z.array(PlaceSchema) }) },
+  learningStatus: { input: empty, output: LearningStateSchema },
+  /**
+   * Starts "Learn from my library": verified places → held-out split → learned whitening, switched
+   * to only if it ranks the held-out places better (never with dryRun). Progress comes as events.
+   */
+  learnFromLibrary: {
+    input: z.object({ dryRun: z.boolean().default(false), epochs: z.number().int().min(1).max(100).optional() }).strict(),
+    output: LearningStateSchema,
+  },
+  cancelLearning: { input: empty, output: LearningStateSchema },
+  /** Goes back to the whitening in use before the last switch. */
+  revertLearning: { input: empty, output: LearningStateSchema },
 } as const;
 
 export type ApiMethod = keyof typeof apiMethods;
@@ -359,7 +448,8 @@ export function isApiMethod(name: unknown): name is ApiMethod {
 export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('indexing'), indexing: IndexingStateSchema }),
   /** Photos, folders or decisions changed: views showing them should reload. */
-  z.object({ type: z.literal('libraryChanged'), reason: z.enum(['indexed', 'folders', 'decisions', 'trash']) }),
+  z.object({ type: z.literal('libraryChanged'), reason: z.enum(['indexed', 'folders', 'decisions', 'trash', 'whitening']) }),
+  z.object({ type: z.literal('learning'), learning: LearningStateSchema }),
 ]);
 export type ApiEvent = z.infer<typeof ApiEventSchema>;
 

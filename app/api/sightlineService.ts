@@ -18,6 +18,7 @@ import { rankWithExpansion } from '../search/searchRanking.js';
 import type { LocalFeatures } from '../match/localFeatures.js';
 import type { MatchPool } from '../match/matchPool.js';
 import { featuresInBox } from '../match/regionFeatures.js';
+import { LearningController } from './learningController.js';
 import {
   ApiError,
   VIEWER_IMAGE_LONG_SIDE,
@@ -46,6 +47,8 @@ export interface SightlineServiceOptions extends LibraryOptions {
   watch?: boolean;
   /** Index every folder once at start, to catch what changed while the app was closed (default true). */
   reconcileOnStart?: boolean;
+  /** Settings of "Learn from my library" besides those a call gives (tests lower the switch margin). */
+  learning?: ConstructorParameters<typeof LearningController>[1];
 }
 
 export interface MediaBytes {
@@ -57,8 +60,9 @@ const MAX_UPLOADS = 8;
 const MAX_CACHED_DESCRIPTIONS = 32;
 const PROGRESS_EVENT_INTERVAL_MS = 150;
 
-export const GRID_OVERLAY_LABEL = 'Rigid R-MAC grid — the regions every photo is pooled over (no trained Region Proposal Network yet)';
-export const RPN_OVERLAY_LABEL = 'Region proposals of the trained RPN, shaded by their share of the descriptor';
+export const GRID_OVERLAY_LABEL = 'Rigid R-MAC grid — the regions every photo is pooled over (this model has no trained Region Proposal Network)';
+export const rpnOverlayLabel = (topK: number): string => `RPN proposals (top ${topK}) — the regions the trained Region Proposal Network chose for this photo, shaded by their share of the descriptor`;
+export const RPN_FALLBACK_OVERLAY_LABEL = 'Rigid R-MAC grid — the RPN proposed no usable region for this photo, so it was pooled over the grid';
 
 interface Upload {
   bytes: Buffer;
@@ -81,12 +85,33 @@ export class SightlineService implements SightlineApiHandlers {
   private watcher: FolderWatch | null = null;
   private readonly uploadFeatures = new Map<string, Promise<LocalFeatures>>();
   private closed = false;
+  private readonly learning: LearningController;
+  /** Set while the engine switches whitening: indexing waits (see LearningHost.holdIndexing). */
+  private indexingHeld = false;
 
   private constructor(
     readonly library: Library,
     private readonly options: SightlineServiceOptions,
   ) {
     this.trashService = new PhotoTrash(new TrashRepository(library.db), library.photos, library.folders, options.osTrash);
+    this.learning = new LearningController({
+      library,
+      emit: (event) => this.emit(event),
+      isIndexing: () => this.indexRun !== null,
+      holdIndexing: async () => {
+        this.indexingHeld = true;
+        this.rerunRequested = false;
+        if (this.indexRun) {
+          this.library.cancelIndexing();
+          await this.indexRun.catch(() => undefined);
+        }
+      },
+      releaseIndexing: (whiteningChanged) => {
+        this.indexingHeld = false;
+        if (whiteningChanged) this.emit({ type: 'libraryChanged', reason: 'whitening' });
+        this.requestIndexing();
+      },
+    }, options.learning);
   }
 
   static async open(options: SightlineServiceOptions = {}): Promise<SightlineService> {
@@ -126,7 +151,7 @@ export class SightlineService implements SightlineApiHandlers {
   /** Runs the indexer over every folder; a request during a run queues exactly one more run. */
   private requestIndexing(): void {
     if (this.closed) return;
-    if (this.indexRun) {
+    if (this.indexRun || this.indexingHeld) {
       this.rerunRequested = true;
       return;
     }
@@ -456,13 +481,15 @@ export class SightlineService implements SightlineApiHandlers {
 
   async regionOverlay({ photoId }: ApiParsedInput<'regionOverlay'>) {
     const d = await this.describeQuery({ kind: 'photo', photoId });
-    const kind = this.library.engine.model.meta.kind;
+    // What this photo actually pooled: an RPN model falls back to the grid where its head proposes nothing.
+    const rpn = this.library.engine.model.meta.rpn;
+    const label = d.regionSource === 'rpn' && rpn ? rpnOverlayLabel(rpn.proposals.topK) : d.regionSource === 'grid-fallback' ? RPN_FALLBACK_OVERLAY_LABEL : GRID_OVERLAY_LABEL;
     return {
-      kind,
-      label: kind === 'rpn' ? RPN_OVERLAY_LABEL : GRID_OVERLAY_LABEL,
+      kind: d.regionSource === 'rpn' ? 'rpn' as const : 'grid' as const,
+      label,
       width: d.originalWidth,
       height: d.originalHeight,
-      regions: d.regions.map((x) => ({ box: x.box, weight: x.weight, objectness: null })),
+      regions: d.regions.map((x) => ({ box: x.box, weight: x.weight, objectness: x.objectness ?? null })),
     };
   }
 
@@ -558,6 +585,24 @@ export class SightlineService implements SightlineApiHandlers {
     return { places: (await cache).map((p) => ({ representative: p.representative, count: p.count, members: p.members, cohesion: p.cohesion })) };
   }
 
+  // ---- learn from my library ------------------------------------------------------------------------
+
+  learningStatus() {
+    return this.learning.status();
+  }
+
+  learnFromLibrary(input: ApiParsedInput<'learnFromLibrary'>) {
+    return this.learning.start(input);
+  }
+
+  cancelLearning() {
+    return this.learning.cancel();
+  }
+
+  revertLearning() {
+    return this.learning.revert();
+  }
+
   // ---- media by photo id ----------------------------------------------------------------------------
 
   /** Thumbnails and viewer images by photo id only: null for ids the library does not hold. */
@@ -586,6 +631,7 @@ export class SightlineService implements SightlineApiHandlers {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.learning.close();
     await this.watcher?.close();
     if (this.indexRun) {
       this.library.cancelIndexing();

@@ -15,12 +15,12 @@ import { DEFAULT_MODEL_CALIBRATION, prepareDefaultModel } from '../engine/defaul
 import { calibrateModel, quantizeRegisteredModel, type CalibrationTable } from '../engine/modelQuantisation.js';
 import { writeAtomic } from '../engine/modelRegistry.js';
 import { ensureRecommendedModel, formatDownloadProgress, isRecommendedAlpha, RECOMMENDED_ALPHAS, ModelDownloadError } from '../engine/recommendedModel.js';
-import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
+import { DescriptorEngine, shippedWhiteningPath, whiteningPathFor } from '../engine/descriptorEngine.js';
 import { fitWhiteningOnPhotos } from '../engine/whiteningFit.js';
-import { saveWhitening } from '../engine/whitening.js';
+import { loadWhitening, saveWhitening } from '../engine/whitening.js';
 import { groupsProtocol } from '../eval/protocols.js';
 import { evaluateGroupsFolder, evaluateParis6kMini, type DatasetEvalReport } from '../eval/datasetEvaluation.js';
-import { DEFAULT_EVAL_SETTINGS } from '../eval/retrievalEvaluation.js';
+import { DEFAULT_EVAL_SETTINGS, type ExternalWhiteningSet } from '../eval/retrievalEvaluation.js';
 import { userModelsDir } from '../paths.js';
 import { readSettings, updateSettings } from '../settings.js';
 import { positiveInt, positiveIntList, regionOption } from './cliOptions.js';
@@ -28,6 +28,7 @@ import { registerLibraryCommands } from './libraryCommands.js';
 import { registerServeCommand } from './serveCommand.js';
 import { registerCleanCommand } from './cleanCommand.js';
 import { registerTrainCommand } from './trainCommand.js';
+import { registerLearnCommand } from './learnCommand.js';
 import { createProgressReporter } from './progressReporter.js';
 
 const program = new Command();
@@ -50,7 +51,8 @@ model.command('list').description('the registered models').option('--json', 'mac
   for (const m of all) {
     const tags = [m.meta.id === active ? 'in use' : '', m.meta.id === builtin ? 'offline default' : ''].filter(Boolean).join(', ');
     const precision = m.meta.quantisation ? `  int8 of ${m.meta.quantisation.from}` : '';
-    console.log(`${m.meta.id === active ? '*' : ' '} ${m.meta.id}  ${m.meta.name}  ${m.meta.channels} ch @ stride ${m.meta.stride}  ${m.meta.featureLayer}${precision}${tags ? `  (${tags})` : ''}`);
+    const regions = m.meta.rpn ? `  pools RPN top ${m.meta.rpn.proposals.topK}` : '';
+    console.log(`${m.meta.id === active ? '*' : ' '} ${m.meta.id}  ${m.meta.name}  ${m.meta.channels} ch @ stride ${m.meta.stride}  ${m.meta.featureLayer}${precision}${regions}${tags ? `  (${tags})` : ''}`);
   }
 });
 
@@ -175,9 +177,10 @@ program.command('describe <image>')
     try {
       const d = await engine.describe(image, { box: opts.region, scales: opts.scales });
       if (opts.json) {
-        console.log(JSON.stringify({ model: d.model, dim: d.global.length, whitened: d.whitened, global: Array.from(d.global), regions: d.regions.map((r) => ({ box: r.box, weight: r.weight })) }));
+        console.log(JSON.stringify({ model: d.model, dim: d.global.length, whitened: d.whitened, regionSource: d.regionSource, global: Array.from(d.global), regions: d.regions.map((r) => ({ box: r.box, weight: r.weight, ...(r.objectness === undefined ? {} : { objectness: r.objectness }) })) }));
       } else {
-        console.log(`${image}: ${d.global.length}-d descriptor from ${d.regions.length} regions (model ${d.model}${d.whitened ? ', whitened' : ', not whitened'}), ${d.timings.networkMs.toFixed(0)} ms network`);
+        const source = d.regionSource === 'rpn' ? 'RPN proposals' : d.regionSource === 'grid-fallback' ? 'grid regions (the RPN proposed none)' : 'grid regions';
+        console.log(`${image}: ${d.global.length}-d descriptor from ${d.regions.length} ${source} (model ${d.model}${d.whitened ? ', whitened' : ', not whitened'}), ${d.timings.networkMs.toFixed(0)} ms network`);
       }
     } finally {
       await engine.close();
@@ -221,21 +224,31 @@ const addEvalOptions = (cmd: Command) => cmd
   .option('--whiten-dim <d>', 'whitened dimension', positiveInt('--whiten-dim'), DEFAULT_EVAL_SETTINGS.whiteningDim)
   .option('--box-mode <mode>', 'crop: scale the query box to S; context: cut it from the photo scaled to S', DEFAULT_EVAL_SETTINGS.boxMode)
   .option('--whiten-on <dir>', 'fit whitening once on the photos under these folders (comma-separated) instead of leave-one-landmark-out')
+  .option('--model-whitening', 'use the whitening the model ships with (a trained model\'s learned one) for the whitened columns instead of fitting PCA; honest only if it was never trained on these photos')
   .option('--json', 'one JSON object on stdout');
 
-interface EvalCliOptions { data: string; model?: string; longSide: number; multires: number[]; whitenDim: number; boxMode: 'crop' | 'context'; whitenOn?: string; json?: boolean }
+interface EvalCliOptions { data: string; model?: string; longSide: number; multires: number[]; whitenDim: number; boxMode: 'crop' | 'context'; whitenOn?: string; modelWhitening?: boolean; json?: boolean }
 
 async function runEval(kind: 'paris6k-mini' | 'groups', opts: EvalCliOptions) {
   if (opts.boxMode !== 'crop' && opts.boxMode !== 'context') throw new InvalidArgumentError('--box-mode must be crop or context');
+  if (opts.whitenOn && opts.modelWhitening) throw new InvalidArgumentError('--whiten-on and --model-whitening are two sources of whitening: give one');
   const registered = await resolveModel(opts.model);
+  let whitening: string | ExternalWhiteningSet | undefined = opts.whitenOn;
+  if (opts.modelWhitening) {
+    const file = shippedWhiteningPath(registered);
+    const fixed = await loadWhitening(file).catch((e: Error) => {
+      throw new InvalidArgumentError(`model ${registered.meta.id} (${registered.meta.name}) ships no whitening (${file}.json): ${e.message}`);
+    });
+    whitening = { fixed, label: `the whitening model ${registered.meta.id} ships with (${fixed.fittedOn})` };
+  }
   const pool = new EnginePool(registered);
   const progress = createProgressReporter(!opts.json || process.stderr.isTTY);
   try {
     const settings = { ...DEFAULT_EVAL_SETTINGS, longSide: opts.longSide, multiResolution: opts.multires, whiteningDim: opts.whitenDim, boxMode: opts.boxMode };
     const onProgress = (p: { phase: string; done: number; total: number }) => progress.update(p.phase, p.done, p.total);
     const report: DatasetEvalReport = kind === 'paris6k-mini'
-      ? await evaluateParis6kMini(opts.data, pool, settings, onProgress, opts.whitenOn)
-      : await evaluateGroupsFolder(opts.data, pool, settings, onProgress, opts.whitenOn);
+      ? await evaluateParis6kMini(opts.data, pool, settings, onProgress, whitening)
+      : await evaluateGroupsFolder(opts.data, pool, settings, onProgress, whitening);
     progress.stop();
     const { results, ...details } = report;
     const output = { model: registered.meta.id, model_name: registered.meta.name, ...results, ...details };
@@ -281,6 +294,7 @@ registerLibraryCommands(program);
 registerServeCommand(program);
 registerCleanCommand(program);
 registerTrainCommand(program);
+registerLearnCommand(program);
 
 program.parseAsync(process.argv).catch((e: Error) => {
   console.error(`sightline: ${e.message}`);

@@ -3,7 +3,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DescriptorEngine, whiteningPathFor } from '../engine/descriptorEngine.js';
-import { fitWhiteningOnVectors, saveWhitening } from '../engine/whitening.js';
+import { fitWhiteningOnVectors, saveWhitening, type Whitening } from '../engine/whitening.js';
 import { neighbourGraphAbove } from '../search/neighbourGraph.js';
 import { nearIdenticalScore } from '../search/pixelVerification.js';
 import { runLimited } from '../eval/retrievalEvaluation.js';
@@ -101,7 +101,8 @@ function mutualEdges(graph: NeighbourGraph): Array<[number, number]> {
   return edges;
 }
 
-function pairKey(a: number, b: number): string {
+/** How verifiedPairs names an unordered pair of photo ids. */
+export function pairKey(a: number, b: number): string {
   return a < b ? `${a} ${b}` : `${b} ${a}`;
 }
 
@@ -224,11 +225,22 @@ export class Library {
     });
     if (vectors.length < 2) return;
     const whitening = await fitWhiteningOnVectors(vectors, { fittedOn: `${sample.length} photos of the library ${this.dbPath}` });
-    await saveWhitening(whitening, whiteningPathFor(this.engine.model));
+    await this.switchWhitening(whitening);
+  }
+
+  /**
+   * Makes `whitening` the model's whitening (saved where the engine looks first) and reopens the
+   * engine with it; with 'saved', the engine takes whatever the model's files hold now (after
+   * they were restored or removed). Every descriptor becomes stale and the next indexer pass
+   * re-embeds it. The previous whitening's descriptors are deleted unless `keepPrevious`: learning
+   * keeps them so that switching back to it costs no re-embedding.
+   */
+  async switchWhitening(whitening: Whitening | 'saved', options: { keepPrevious?: boolean } = {}): Promise<void> {
+    if (whitening !== 'saved') await saveWhitening(whitening, whiteningPathFor(this.engine.model));
     const previous = this.engine;
-    this.engineInUse = await DescriptorEngine.open(previous.model, { workers: this.options.workers, scales: [this.options.longSide ?? 512], whitening });
+    this.engineInUse = await DescriptorEngine.open(previous.model, { workers: this.options.workers, scales: [this.options.longSide ?? 512], whitening: whitening === 'saved' ? undefined : whitening });
     await previous.close();
-    this.descriptors.deleteForModel(previous.descriptorVersion);
+    if (!options.keepPrevious && previous.descriptorVersion !== this.modelId) this.descriptors.deleteForModel(previous.descriptorVersion);
     this.matrix = undefined;
   }
 
@@ -326,15 +338,22 @@ export class Library {
   }
 
   async duplicateGroups(tier?: DuplicateTier): Promise<{ rule: string; groups: DuplicateGroup[] }> {
-    const photos = this.photos.list({ status: 'indexed', limit: Number.MAX_SAFE_INTEGER, orderBy: 'id' });
-    const filesByPhoto = new Map(photos.map((p) => [p.id, this.photos.filesOf(p.id).filter((f) => f.present).map((f) => f.displayPath)]));
+    // Lean rows, copies in one query, tiny signatures only for the photos a near candidate pair
+    // touches: at 100k photos the full rows, a files query per photo and every signature in
+    // memory cost ~400 MB and ~10 s before grouping began.
+    const photos = this.photos.keeperFacts();
+    const filesByPhoto = this.photos.presentCopies();
     const matrix = this.descriptorMatrix();
     const thresholds = duplicateThresholds(!!this.engine.whitening);
     const graph = await neighbourGraphAbove(matrix, thresholds.similarMember, DUPLICATE_NEIGHBOURS);
-    const tiny = new Map(photos.filter((p) => p.tiny).map((p) => [p.id, new Uint8Array(p.tiny!)]));
+    const tiny = new Map<number, Uint8Array | undefined>();
+    const tinyOf = (id: number) => {
+      if (!tiny.has(id)) tiny.set(id, this.photos.tinyOf(id));
+      return tiny.get(id);
+    };
     const pixelScore = (a: number, b: number) => {
-      const ta = tiny.get(a);
-      const tb = tiny.get(b);
+      const ta = tinyOf(a);
+      const tb = tinyOf(b);
       return ta && tb ? nearIdenticalScore(ta, tb) : 1;
     };
     const verified = this.options.geometricNearCheck === false ? new Set<string>() : await this.verifyNearCandidates(graph, thresholds.nearMember, pixelScore);
@@ -372,15 +391,17 @@ export class Library {
 
   /**
    * The pairs (keyed by pairKey) whose photos' present files verify geometrically and pass
-   * `accept`. A photo with no file on disk, or one that cannot be read, verifies nothing.
+   * `accept`. A photo with no file on disk, or one that cannot be read, verifies nothing. Once
+   * `signal` aborts, the pairs not started yet are skipped (the caller decides what that means).
    */
-  private async verifiedPairs(pairs: Array<[number, number]>, accept: (v: PairVerification) => boolean = () => true, onProgress?: (done: number, total: number) => void): Promise<Set<string>> {
+  async verifiedPairs(pairs: Array<[number, number]>, accept: (v: PairVerification) => boolean = () => true, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<Set<string>> {
     const verified = new Set<string>();
     if (!pairs.length) return verified;
     const pool = await this.matcher();
     const fileOf = (id: number) => this.photos.filesOf(id).find((f) => f.present)?.displayPath;
     let done = 0;
     await runLimited(pairs, pool.size * 2, async ([a, b]) => {
+      if (signal?.aborted) return;
       const fa = fileOf(a);
       const fb = fileOf(b);
       const v = fa && fb ? await pool.verify(fa, fb).catch(() => undefined) : undefined;
