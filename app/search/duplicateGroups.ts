@@ -183,7 +183,7 @@ const FORMAT_ORDER_TEXT = 'PNG/TIFF > WebP/HEIF/AVIF > JPEG > GIF';
 /** Sharpness within this fraction of the sharpest counts as equally sharp: re-encoding alone moves it that much. */
 const SHARPNESS_TOLERANCE = 0.05;
 
-export const KEEPER_RULE = `largest resolution, then sharpest (within ${SHARPNESS_TOLERANCE * 100} %), then best format (${FORMAT_ORDER_TEXT}), then largest file, then most EXIF fields, then oldest capture date, then lowest photo id`;
+export const KEEPER_RULE = `largest resolution, then sharpest (within ${SHARPNESS_TOLERANCE * 100} %), then most EXIF fields (date, camera, place, orientation), then best format (${FORMAT_ORDER_TEXT}), then largest file, then oldest capture date, then lowest photo id`;
 /** The keeper rule as text for the UI. */
 export const keeperRule = KEEPER_RULE;
 
@@ -229,6 +229,13 @@ const KEEPER_STEPS: KeeperStep[] = [
     keeps: (v, best) => v >= best - Math.abs(best) * SHARPNESS_TOLERANCE,
     phrase: (w, r) => `sharpest (${w.sharpness!.toPrecision(3)} vs ${r.sharpness?.toPrecision(3) ?? 'unknown'})`,
   },
+  // Before format and size: a re-save (a PNG or a higher-quality JPEG made from the camera's
+  // file) is larger and "better" by format but holds no more of the scene, and loses the EXIF.
+  {
+    value: (p) => (p.exifFieldCount ?? NaN),
+    keeps: exactlyBest,
+    phrase: (w, r) => `more EXIF fields (${w.exifFieldCount} vs ${r.exifFieldCount ?? 'none'})`,
+  },
   {
     value: formatRank,
     keeps: exactlyBest,
@@ -238,11 +245,6 @@ const KEEPER_STEPS: KeeperStep[] = [
     value: (p) => p.size,
     keeps: exactlyBest,
     phrase: (w, r) => `larger file (${formatBytes(w.size)} vs ${formatBytes(r.size)})`,
-  },
-  {
-    value: (p) => (p.exifFieldCount ?? NaN),
-    keeps: exactlyBest,
-    phrase: (w, r) => `more EXIF fields (${w.exifFieldCount} vs ${r.exifFieldCount ?? 'none'})`,
   },
   {
     value: (p) => -takenAtMs(p),

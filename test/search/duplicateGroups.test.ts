@@ -172,14 +172,14 @@ describe('keeper rule', () => {
   const base = { width: 2000, height: 1500, sharpness: 100, format: 'jpeg', size: 1_000_000, exifFieldCount: 10, takenAt: '2020-01-01T00:00:00.000Z' };
   const keep = (...ps: Partial<DuplicatePhoto>[]) => chooseKeeper(ps.map((p, i) => photo(i + 1, { ...base, ...p })));
 
-  it('is ordered: resolution, sharpness, format, file size, EXIF fields, capture date, id', () => {
+  it('is ordered: resolution, sharpness, EXIF fields, format, file size, capture date, id', () => {
     // Each line: the winner (2) loses on every later criterion and wins on exactly one.
     const worse = { sharpness: 50, format: 'gif', size: 10, exifFieldCount: 0, takenAt: '2024-01-01T00:00:00Z' };
     expect(keep({ ...base }, { ...worse, width: 4000, height: 3000 }).keeper.id).toBe(2);
     expect(keep({ ...base }, { ...worse, sharpness: 200, format: 'gif' }).keeper.id).toBe(2);
-    expect(keep({ ...base }, { ...worse, sharpness: 100, format: 'png' }).keeper.id).toBe(2);
-    expect(keep({ ...base }, { ...worse, sharpness: 100, format: 'jpeg', size: 2_000_000 }).keeper.id).toBe(2);
-    expect(keep({ ...base }, { ...worse, sharpness: 100, format: 'jpeg', size: 1_000_000, exifFieldCount: 30 }).keeper.id).toBe(2);
+    expect(keep({ ...base }, { ...worse, sharpness: 100, exifFieldCount: 30 }).keeper.id).toBe(2);
+    expect(keep({ ...base }, { ...worse, sharpness: 100, exifFieldCount: 10, format: 'png' }).keeper.id).toBe(2);
+    expect(keep({ ...base }, { ...worse, sharpness: 100, exifFieldCount: 10, format: 'jpeg', size: 2_000_000 }).keeper.id).toBe(2);
     expect(keep({ ...base }, { ...base, takenAt: '2010-06-01T00:00:00Z' }).keeper.id).toBe(2);
     expect(keep({ ...base }, { ...base }).keeper.id).toBe(1);
   });
@@ -213,11 +213,13 @@ describe('keeper rule', () => {
       'Largest resolution (4000×3000 vs 2000×1500), then better format (PNG vs JPEG)',
     );
     expect(chooseKeeper([photo(5)]).reason).toBe('Only photo');
+    // The camera's JPEG with its EXIF over a bigger PNG re-save without it.
+    expect(keep({ format: 'jpeg', size: 2_000_000, exifFieldCount: 4 }, { format: 'png', size: 9_000_000, exifFieldCount: 0 }).reason).toBe('More EXIF fields (4 vs 0)');
   });
 
   it('exports the rule as text for the UI, in the order it is applied', () => {
     expect(keeperRule).toBe(KEEPER_RULE);
-    const order = ['resolution', 'sharpest', 'format', 'file', 'EXIF', 'capture date', 'photo id'].map((w) => KEEPER_RULE.indexOf(w));
+    const order = ['resolution', 'sharpest', 'EXIF', 'format', 'file', 'capture date', 'photo id'].map((w) => KEEPER_RULE.indexOf(w));
     expect(order.every((p) => p >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
   });
