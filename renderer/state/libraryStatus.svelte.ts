@@ -61,6 +61,8 @@ export class LibraryStatus {
       }
       return;
     }
+    // Learning's progress changes nothing the views list; a switch it makes arrives as libraryChanged.
+    if (event.type === 'learning') return;
     void this.refresh();
     this.#scheduleReload();
   }

@@ -1,7 +1,7 @@
 // Where the user is: a section of the sidebar, and the photo viewer open over it or not. Escape
 // and "back" return along the way the user came (viewer → results → the query's viewer …).
 
-export type Section = 'library' | 'photos' | 'search' | 'duplicates' | 'places';
+export type Section = 'library' | 'photos' | 'search' | 'duplicates' | 'places' | 'learn';
 
 /** The photos the viewer steps through with ←/→: the grid's order, the results, or one photo. */
 export interface PhotoSequence {

@@ -28,6 +28,10 @@ const ACTIONS: Record<ApiMethod, string> = {
   decideCopies: 'Could not apply the decision on the copies',
   undoDecision: 'Could not undo the decision',
   places: 'Could not load places',
+  learningStatus: 'Could not read the learning status',
+  learnFromLibrary: 'Could not start learning',
+  cancelLearning: 'Could not cancel learning',
+  revertLearning: 'Could not go back to the previous whitening',
 };
 
 /** Errors a reporting client has shown already (errors only: they are what `call` rejects with). */

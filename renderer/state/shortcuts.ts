@@ -7,7 +7,7 @@ export interface Shortcut {
 
 export const globalShortcuts: Shortcut[] = [
   { keys: '?', action: 'Show or hide keyboard shortcuts' },
-  { keys: 'Alt+1 … Alt+5', action: 'Go to Library, Photos, Search, Duplicates, Places' },
+  { keys: 'Alt+1 … Alt+6', action: 'Go to Library, Photos, Search, Duplicates, Places, Learn' },
   { keys: 'Esc', action: 'Close this list, or go back' },
 ];
 

@@ -5,9 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Where the e2e tests leave screenshots for a person to look at. */
+export const screenshotDir = path.join(projectRoot, 'test-output', 'screenshots');
 
 /** The `chromium` on PATH, or null (the e2e tests then skip, saying why). */
 export function findChromium(): string | null {
@@ -20,6 +22,17 @@ export function findChromium(): string | null {
     }
   }
   return null;
+}
+
+/**
+ * What an e2e file needs to run here: Chromium on PATH and its data folder. `why` says what is
+ * missing (and is warned about, naming the file), or is null.
+ */
+export function e2eRequirements(file: string, dataDir: string): { chromiumPath: string | null; why: string | null } {
+  const chromiumPath = findChromium();
+  const why = !chromiumPath ? 'no chromium on PATH' : !fs.existsSync(dataDir) ? `${dataDir} is missing` : null;
+  if (why) console.warn(`${file}: skipped (${why})`);
+  return { chromiumPath, why };
 }
 
 export async function launchChromium(executablePath: string): Promise<Browser> {
@@ -106,4 +119,74 @@ export function copyPhotoSubset(sourceDir: string, perFolder: number, folders?: 
     for (const f of files) fs.copyFileSync(path.join(sourceDir, folder, f), path.join(target, folder, f));
   }
   return target;
+}
+
+/** The JPEGs anywhere below a folder. */
+export function countJpegs(dir: string): number {
+  return fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.jpg')).length;
+}
+
+/** The server serves dist/renderer: build it from the sources under test, never a stale copy. */
+export function buildRenderer(): void {
+  execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd: projectRoot, stdio: 'inherit' });
+}
+
+/** A served throwaway library of some photos, open in a Chromium page. */
+export interface BrowserLibrary {
+  library: ServedLibrary;
+  browser: Browser;
+  page: Page;
+  /** The folder of photos made for this library (removed on close). */
+  photoDir: string;
+  /** Page errors and console errors (CSP violations included) so far; failed API calls are shown as toasts on purpose and are not. */
+  problems: string[];
+  /** Closes the browser, stops the server, and removes the data and photo folders. */
+  close(): Promise<void>;
+}
+
+/**
+ * What every e2e file starts with: builds the UI, makes its folder of photos, serves a fresh
+ * library with `sightline serve`, and opens it in a 1440×900 Chromium page that collects problems.
+ */
+export async function openBrowserLibrary(chromiumPath: string, options: { photos: () => string; env?: NodeJS.ProcessEnv }): Promise<BrowserLibrary> {
+  buildRenderer();
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  const photoDir = options.photos();
+  let library: ServedLibrary | undefined;
+  let browser: Browser | undefined;
+  const close = async () => {
+    await browser?.close();
+    await library?.stop();
+    fs.rmSync(photoDir, { recursive: true, force: true });
+  };
+  try {
+    library = await serveLibrary({ env: options.env });
+    browser = await launchChromium(chromiumPath);
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    await page.goto(library.url);
+    return { library, browser, page, photoDir, problems, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Adds a folder in the Library view by typing its path, as a user does; indexing then starts. */
+export async function addFolderInUi(page: Page, dir: string): Promise<void> {
+  await page.getByTestId('folder-path-input').fill(dir);
+  await page.getByTestId('add-folder-button').click();
+}
+
+/** Waits until indexing is idle and the sidebar counts this many photos. */
+export async function waitForIndexedPhotos(page: Page, count: number, timeoutMs = 480_000): Promise<void> {
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid=index-progress]')?.getAttribute('data-state') === 'idle' && document.querySelector('[data-testid=nav-photos] .count')?.textContent?.trim() === String(n),
+    count,
+    { timeout: timeoutMs, polling: 1000 },
+  );
 }

@@ -6,17 +6,15 @@
 // several byte-identical files), pick the copy to keep, move the other copies to the trash and
 // undo. Screenshots go to test-output/screenshots/duplicates-*.png and places-*.png for a person
 // to look at.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { ApiMethod } from '../../app/api/contract.js';
-import { findChromium, launchChromium, projectRoot, serveLibrary, type ServedLibrary } from './browserHarness.js';
+import { addFolderInUi, e2eRequirements, openBrowserLibrary, projectRoot, screenshotDir, type BrowserLibrary } from './browserHarness.js';
 
 const NEAR_DUP = path.resolve(projectRoot, '../shared/data/near-dup');
-const SCREENSHOTS = path.join(projectRoot, 'test-output', 'screenshots');
 
 /** UKBench originals and the variants made from them (near-dup/'s naming: <original>_<variant>.jpg). */
 const FAMILIES = {
@@ -44,18 +42,14 @@ interface ShownGroup {
   members: ShownMember[];
 }
 
-const chromiumPath = findChromium();
-const why = !chromiumPath ? 'no chromium on PATH' : !fs.existsSync(NEAR_DUP) ? `${NEAR_DUP} is missing` : null;
-if (why) console.warn(`duplicates.e2e: skipped (${why})`);
+const { chromiumPath, why } = e2eRequirements('duplicates.e2e', NEAR_DUP);
 
 describe.skipIf(why !== null)('duplicates and places in the browser', () => {
-  let library: ServedLibrary;
-  let browser: Browser;
+  let session: BrowserLibrary;
   let page: Page;
   let photoDir: string;
-  const problems: string[] = [];
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  const shot = (name: string) => page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
 
   /** A call to the core with the page's token: only to wait for indexing, never to act for the user. */
   const api = (method: ApiMethod, input: unknown = {}) =>
@@ -73,7 +67,7 @@ describe.skipIf(why !== null)('duplicates and places in the browser', () => {
     for (;;) {
       const status = (await api('getStatus')).value as { indexing: { state: string; lastSummary: unknown }; photos: { pending: number } };
       if (status.indexing.state === 'idle' && status.indexing.lastSummary !== null && status.photos.pending === 0) return;
-      if (Date.now() > deadline) throw new Error(`indexing did not finish: ${JSON.stringify(status.indexing)}\n${library.output()}`);
+      if (Date.now() > deadline) throw new Error(`indexing did not finish: ${JSON.stringify(status.indexing)}\n${session.library.output()}`);
       await page.waitForTimeout(500);
     }
   }
@@ -109,31 +103,21 @@ describe.skipIf(why !== null)('duplicates and places in the browser', () => {
   }
 
   beforeAll(async () => {
-    // The server serves dist/renderer: build it from the sources under test, never a stale copy.
-    execFileSync(process.execPath, [path.join(projectRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'error'], { cwd: projectRoot, stdio: 'inherit' });
-    fs.mkdirSync(SCREENSHOTS, { recursive: true });
-    // "Move to trash" moves files: work on a copy, never on shared data.
-    photoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-near-dup-'));
-    fs.cpSync(NEAR_DUP, photoDir, { recursive: true });
-    library = await serveLibrary();
-    browser = await launchChromium(chromiumPath!);
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
+    session = await openBrowserLibrary(chromiumPath!, {
+      // "Move to trash" moves files: work on a copy, never on shared data.
+      photos: () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sightline-near-dup-'));
+        fs.cpSync(NEAR_DUP, dir, { recursive: true });
+        return dir;
+      },
     });
-    await page.goto(library.url);
+    ({ page, photoDir } = session);
   }, 300_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await library?.stop();
-    if (photoDir) fs.rmSync(photoDir, { recursive: true, force: true });
-  });
+  afterAll(() => session?.close());
 
   it('indexes the near-duplicate folder added in the Library view', async () => {
-    await page.getByTestId('folder-path-input').fill(photoDir);
-    await page.getByTestId('add-folder-button').click();
+    await addFolderInUi(page, photoDir);
     await waitForIdleLibrary(300_000);
   }, 320_000);
 
@@ -381,6 +365,6 @@ describe.skipIf(why !== null)('duplicates and places in the browser', () => {
   }, 240_000);
 
   it('ran without page errors or CSP violations', () => {
-    expect(problems).toEqual([]);
+    expect(session.problems).toEqual([]);
   });
 });

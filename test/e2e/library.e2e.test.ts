@@ -5,17 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import {
-  addFolderInUi,
-  copyPhotoSubset,
-  countJpegs,
-  e2eRequirements,
-  openBrowserLibrary,
-  projectRoot,
-  screenshotDir,
-  waitForIndexedPhotos,
-  type BrowserLibrary,
-} from './browserHarness.js';
+import { addFolderInUi, copyPhotoSubset, countJpegs, e2eRequirements, openBrowserLibrary, projectRoot, screenshotDir, waitForIndexedPhotos, type BrowserLibrary } from './browserHarness.js';
 
 const PHOTOS = path.resolve(projectRoot, '../shared/data/paris6k-mini/images');
 /** Query 3 of the Eiffel tower in Paris6k's ground truth: the photo and its box (x1 y1 x2 y2). */
