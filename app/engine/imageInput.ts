@@ -235,5 +235,8 @@ export function classifySharpError(e: unknown, label: string | undefined): Image
     return new ImageInputError('corrupt', `image data is damaged or truncated (${msg.split('\n')[0]})`, label);
   }
   if (/ENOENT|EACCES|EISDIR|EPERM/.test(msg)) return new ImageInputError('unreadable', msg, label);
+  // libvips keeps one error buffer for every thread, and another pipeline finishing can empty it
+  // before sharp reads it: a truncated JPEG decoded next to others then fails with no words at all.
+  if (/^\s*(unknown error)?\s*$/i.test(msg)) return new ImageInputError('corrupt', 'image data is damaged or truncated (the decoder gave no details)', label);
   return new ImageInputError('corrupt', msg.split('\n')[0], label);
 }

@@ -10,7 +10,7 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NORMALISATIONS, type InputNormalisation } from '../../app/convert/convertedModel.js';
 import { ImageInputError, type ImageErrorCode } from '../../app/engine/imageErrors.js';
-import { loadNetworkInput, toNormalisedNCHW, type ImageInputOptions, type NetworkInput } from '../../app/engine/imageInput.js';
+import { classifySharpError, loadNetworkInput, toNormalisedNCHW, type ImageInputOptions, type NetworkInput } from '../../app/engine/imageInput.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const PHOTO = path.join(DATA, 'paris6k-mini/images/eiffel_tower/paris_eiffel_000000.jpg');
@@ -331,5 +331,17 @@ describe('already decoded pixels (the library decodes each photo once)', () => {
 
   it('refuse a buffer whose size does not match its dimensions', async () => {
     await expect(loadNetworkInput({ raw: new Uint8Array(10), width: 4, height: 4, channels: 3 }, { longSide: 64, normalisation: MINUS_ONE_TO_ONE })).rejects.toThrow(/10 bytes for 4×4×3/);
+  });
+});
+
+describe('classifySharpError', () => {
+  it('names every decoder failure, including one whose message libvips lost', () => {
+    const c = (message: string) => classifySharpError(new Error(message), 'x.jpg');
+    expect(c('VipsJpeg: Premature end of JPEG file')).toMatchObject({ code: 'corrupt', message: expect.stringMatching(/damaged or truncated/) });
+    // Another pipeline can empty libvips' shared error buffer first (seen with concurrent decodes).
+    for (const lost of ['Unknown error', '', '  ']) expect(c(lost)).toMatchObject({ code: 'corrupt', message: expect.stringMatching(/damaged or truncated \(the decoder gave no details\)/) });
+    expect(c('Input buffer contains unsupported image format')).toMatchObject({ code: 'not-an-image' });
+    expect(c('ENOENT: no such file')).toMatchObject({ code: 'unreadable' });
+    expect(c('Input image exceeds pixel limit')).toMatchObject({ code: 'too-large' });
   });
 });
