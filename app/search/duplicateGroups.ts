@@ -314,10 +314,18 @@ interface Group {
  * ~1.6 M of them, which as objects took ~100 MB of heap and most of the grouping's garbage.
  */
 class EdgeList {
-  a = new Int32Array(1024);
-  b = new Int32Array(1024);
-  s = new Float64Array(1024);
+  a: Int32Array;
+  b: Int32Array;
+  s: Float64Array;
   length = 0;
+
+  /** `capacity`: room for this many edges before the arrays grow (growing holds old and new at once). */
+  constructor(capacity = 1024) {
+    const n = Math.max(16, capacity);
+    this.a = new Int32Array(n);
+    this.b = new Int32Array(n);
+    this.s = new Float64Array(n);
+  }
 
   push(x: number, y: number, score: number): void {
     if (this.length === this.a.length) {
@@ -592,7 +600,9 @@ function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, resc
     for (let j = r * k, end = r * k + counts[r]; j < end; j++) if (neighbours[j] === id) return true;
     return false;
   };
-  const edges = new EdgeList();
+  let listed = 0;
+  for (let r = 0; r < ids.length; r++) listed += counts[r];
+  const edges = new EdgeList(listed);
   for (let r = 0; r < ids.length; r++) {
     const a = ids[r];
     if (!inPlay(a)) continue;
