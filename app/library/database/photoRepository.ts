@@ -35,18 +35,10 @@ export interface PhotoRow {
 }
 
 /** An indexed photo's facts for the keeper rule (DuplicatePhoto in app/search/duplicateGroups.ts). */
-export interface KeeperFactsRow {
-  id: number;
-  contentHash: string;
-  size: number;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  sharpness: number | null;
-  takenAt: string | null;
+export type KeeperFactsRow = Pick<PhotoRow, 'id' | 'contentHash' | 'size' | 'width' | 'height' | 'format' | 'sharpness' | 'takenAt'> & {
   /** How many of date taken, camera make, camera model, GPS position and orientation are known. */
   exifFieldCount: number;
-}
+};
 
 export interface PhotoFileRow {
   id: number;
