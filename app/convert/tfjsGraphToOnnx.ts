@@ -341,16 +341,16 @@ function channelConstant(g: IndexedGraph, src: GraphModelSource, name: string): 
 // ---------------------------------------------------------------------------------------------
 // Attributes
 
-function attrString(node: TfjsGraphNode, key: string): string | undefined {
+export function attrString(node: TfjsGraphNode, key: string): string | undefined {
   const s = node.attr?.[key]?.s;
   return s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8');
 }
 
-function attrStrings(node: TfjsGraphNode, key: string): string[] {
+export function attrStrings(node: TfjsGraphNode, key: string): string[] {
   return (node.attr?.[key]?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
 }
 
-function attrInts(node: TfjsGraphNode, key: string): number[] | undefined {
+export function attrInts(node: TfjsGraphNode, key: string): number[] | undefined {
   const list = node.attr?.[key]?.list;
   return list ? (list.i ?? []).map(Number) : undefined;
 }

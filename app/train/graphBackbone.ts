@@ -6,7 +6,7 @@
 // tfjsGraphToOnnx.ts converts (the same node set the engine's ONNX model was built from).
 import * as tf from '@tensorflow/tfjs';
 import type { ConvertedModel, InputNormalisation } from '../convert/convertedModel.js';
-import { convertGraphModel, findInputNormalisation, type GraphModelSource, type TfjsGraphNode } from '../convert/tfjsGraphToOnnx.js';
+import { attrInts, attrString, attrStrings, convertGraphModel, findInputNormalisation, type GraphModelSource, type TfjsGraphNode } from '../convert/tfjsGraphToOnnx.js';
 import { uniqueSuffix } from './learnableWhitening.js';
 import type { BackboneSplit, TrainableBackbone } from './trainableBackbone.js';
 
@@ -25,20 +25,6 @@ function dataInputs(node: TfjsGraphNode): string[] {
     if (m && m[2] !== '0') throw new Error(`node ${node.name} reads output ${m[2]} of ${m[1]}; only single-output ops are supported`);
     return m ? m[1] : s;
   });
-}
-
-function attrString(node: TfjsGraphNode, key: string): string | undefined {
-  const s = node.attr?.[key]?.s;
-  return s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8');
-}
-
-function attrStrings(node: TfjsGraphNode, key: string): string[] {
-  return (node.attr?.[key]?.list?.s ?? []).map((s) => Buffer.from(s, 'base64').toString('utf8'));
-}
-
-function attrInts(node: TfjsGraphNode, key: string): number[] | undefined {
-  const list = node.attr?.[key]?.list;
-  return list ? (list.i ?? []).map(Number) : undefined;
 }
 
 type Padding = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
