@@ -4,7 +4,8 @@
 // place. A cluster can chain two places through a look-alike; verification splits it again, so a
 // place here is photos that verifiably show the same thing, not photos the current descriptors
 // merely find alike.
-import { connectedComponents, shortlistPairs } from '../match/datasetCleaning.js';
+import { shortlistPairs } from '../match/datasetCleaning.js';
+import { connectedComponents } from '../search/connectedComponents.js';
 import { pairKey } from '../library/library.js';
 
 export interface VerifiedPlace {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { isImageInputError } from '../engine/imageErrors.js';
 import type { PixelBox } from '../engine/imageInput.js';
+import { connectedComponents } from '../search/connectedComponents.js';
 import { sniffImageType, SNIFF_BYTES } from '../library/imageSniffer.js';
 import type { PairVerification } from './geometricVerification.js';
 
@@ -222,24 +223,6 @@ export function shortlistPairs(vectors: readonly (Float32Array | undefined)[], k
     }
   }
   return out.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
-}
-
-/** Connected components by union-find; returns each node's component root. */
-export function connectedComponents(n: number, edges: ReadonlyArray<readonly [number, number]>): Int32Array {
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
-  for (const [a, b] of edges) {
-    const ra = find(a);
-    const rb = find(b);
-    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
-  }
-  return Int32Array.from({ length: n }, (_, i) => find(i));
 }
 
 function unionBox(a: PixelBox | null, b: PixelBox | null): PixelBox | null {

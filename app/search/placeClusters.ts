@@ -4,6 +4,7 @@
 // neighbours are elsewhere); keeping it chains unrelated places through the hub. Connected
 // components of the mutual graph, at least `minSize` photos each, are the places.
 import type { DescriptorMatrix, NeighbourGraph } from './descriptorMatrix.js';
+import { connectedComponents } from './connectedComponents.js';
 import { DEFAULT_THRESHOLDS } from './duplicateGroups.js';
 
 export interface PlaceCluster {
@@ -52,19 +53,12 @@ export function findPlaceClusters(matrix: DescriptorMatrix, options: PlaceCluste
   const rowOf = new Map<number, number>();
   for (let r = 0; r < n; r++) rowOf.set(graph.ids[r], r);
 
-  const parent = Int32Array.from({ length: n }, (_, i) => i);
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
   const lists = (r: number, id: number): boolean => {
     for (let j = 0; j < graph.counts[r]; j++) if (graph.neighbours[r * gk + j] === id && graph.scores[r * gk + j] >= threshold) return true;
     return false;
   };
 
+  const edges: Array<[number, number]> = [];
   for (let r = 0; r < n; r++) {
     const id = graph.ids[r];
     for (let j = 0; j < graph.counts[r]; j++) {
@@ -74,15 +68,14 @@ export function findPlaceClusters(matrix: DescriptorMatrix, options: PlaceCluste
       const r2 = rowOf.get(nb);
       if (r2 === undefined || !lists(r2, id)) continue;
       if (options.verifiedEdge && !options.verifiedEdge(id, nb)) continue;
-      const a = find(r);
-      const b = find(r2);
-      if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+      edges.push([r, r2]);
     }
   }
 
+  const roots = connectedComponents(n, edges);
   const components = new Map<number, number[]>();
   for (let r = 0; r < n; r++) {
-    const c = find(r);
+    const c = roots[r];
     const list = components.get(c);
     if (list) list.push(graph.ids[r]);
     else components.set(c, [graph.ids[r]]);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageInputError } from '../../app/engine/imageErrors.js';
-import { CleaningJournal, cleanDataset, connectedComponents, listDataset, shortlistPairs } from '../../app/match/datasetCleaning.js';
+import { CleaningJournal, cleanDataset, listDataset, shortlistPairs } from '../../app/match/datasetCleaning.js';
 import type { PairVerification } from '../../app/match/geometricVerification.js';
 
 let tmp: string;
@@ -32,12 +32,6 @@ describe('shortlistPairs', () => {
     expect(shortlistPairs(vectors, 1)).toEqual([[0, 1], [1, 2], [3, 4]]);
     // k = 2: 0→{1,2}, 1→{0,2}, 2→{1,0}, 3→{4,2}, 4→{3,2}.
     expect(shortlistPairs(vectors, 2)).toEqual([[0, 1], [0, 2], [1, 2], [2, 3], [2, 4], [3, 4]]);
-  });
-});
-
-describe('connectedComponents', () => {
-  it('gives every node the smallest index of its component', () => {
-    expect(Array.from(connectedComponents(6, [[4, 5], [1, 2], [2, 0]]))).toEqual([0, 0, 0, 3, 4, 4]);
   });
 });
 
