@@ -39,11 +39,12 @@ function pool(workers: number, m: RegisteredModel = model): EnginePool {
 }
 
 // The pool has no public signal for "worker ready" or "job dispatched" (it needs none), so the
-// crash tests read its private slots to terminate a worker at an exact moment instead of sleeping.
+// crash tests read its WorkerPool's private slots to terminate a worker at an exact moment
+// instead of sleeping.
 interface PoolInternals {
   slots: Array<{ ready: boolean; job?: { id: number } }>;
 }
-const internals = (p: EnginePool) => p as unknown as PoolInternals;
+const internals = (p: EnginePool) => (p as unknown as { workers: PoolInternals }).workers;
 
 async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const start = performance.now();
