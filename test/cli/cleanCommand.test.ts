@@ -8,30 +8,11 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleaningReport } from '../../app/match/datasetCleaning.js';
+import { GUARD, NETWORK_DENIED } from '../support/networkGuard.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const SCENES = path.join(DATA, 'scenes/opencv');
-const NETWORK_DENIED = 'NETWORK ACCESS ATTEMPTED';
-
-// Any TCP connection, DNS lookup or fetch fails loudly (local pipes stay allowed).
-const GUARD = `
-import dns from 'node:dns';
-import net from 'node:net';
-const deny = (what) => {
-  process.stderr.write('${NETWORK_DENIED}: ' + what + '\\n');
-  throw new Error('network access is not allowed in this test (' + what + ')');
-};
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (...args) {
-  const target = Array.isArray(args[0]) ? args[0][0] : args[0];
-  const local = typeof target === 'string' || (typeof target === 'object' && target !== null && !!target.path);
-  return local ? connect.apply(this, args) : deny('connect ' + JSON.stringify(target));
-};
-dns.lookup = (host) => deny('dns ' + host);
-dns.promises.lookup = async (host) => deny('dns ' + host);
-globalThis.fetch = async (input) => deny('fetch ' + String(input));
-`;
 
 let tmp: string;
 let guardFile: string;

@@ -7,34 +7,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GUARD, NETWORK_DENIED } from '../support/networkGuard.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const WEIGHTS = fileURLToPath(new URL('../../../shared/weights/mobilenet-v2-0.35-keras', import.meta.url));
 const PHOTO = path.join(DATA, 'paris6k-mini/images/eiffel_tower/paris_eiffel_000037.jpg');
-const NETWORK_DENIED = 'NETWORK ACCESS ATTEMPTED';
-
-// Loaded with --import into every CLI process: any TCP connection, DNS lookup or fetch fails
-// loudly and leaves a marker on stderr. Local sockets (tsx talks to its parent over a pipe) are
-// not network and stay allowed.
-const GUARD = `
-import dns from 'node:dns';
-import net from 'node:net';
-const deny = (what) => {
-  process.stderr.write('${NETWORK_DENIED}: ' + what + '\\n');
-  throw new Error('network access is not allowed in this test (' + what + ')');
-};
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (...args) {
-  const target = Array.isArray(args[0]) ? args[0][0] : args[0];
-  // net itself decides the same way: a truthy options.path means a pipe (http sets path: null for TCP).
-  const local = typeof target === 'string' || (typeof target === 'object' && target !== null && !!target.path);
-  return local ? connect.apply(this, args) : deny('connect ' + JSON.stringify(target));
-};
-dns.lookup = (host) => deny('dns ' + host);
-dns.promises.lookup = async (host) => deny('dns ' + host);
-globalThis.fetch = async (input) => deny('fetch ' + String(input));
-`;
 
 interface CliResult {
   code: number | null;
