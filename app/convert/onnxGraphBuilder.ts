@@ -149,6 +149,13 @@ export class OnnxGraphBuilder {
     return name;
   }
 
+  /** An initializer of any element type, from a typed array of matching width. */
+  tensor(base: string, dims: number[], elemType: OnnxElemType, data: ArrayBufferView): string {
+    const name = this.name(base);
+    this.initializers.push(tensorProto(name, dims, elemType, data));
+    return name;
+  }
+
   /** Adds a node and returns the names of its outputs (fresh names derived from `outputBase`). */
   node(opType: string, inputs: string[], outputBase: string, attributes: Record<string, OnnxAttribute> = {}, outputCount = 1): string[] {
     const outputs = Array.from({ length: outputCount }, (_, i) => this.name(outputCount === 1 ? outputBase : `${outputBase}:${i}`));

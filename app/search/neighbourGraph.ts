@@ -98,31 +98,8 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
   let maxAbs = 0;
   for (let i = 0; i < n * d; i++) maxAbs = Math.max(maxAbs, Math.abs(data[i]));
   if (maxAbs === 0) maxAbs = 1;
-  const right = new Int8Array(n * d);
   const leftScale = LEFT_LEVELS / maxAbs;
   const rightScale = RIGHT_LEVELS / maxAbs;
-  // Σ_k (qa_k + 64)·qb_k = Σ qa·qb + 64·Σ qb: each column carries a constant, taken off in the graph.
-  const columnOffset = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let sum = 0;
-    for (let c = i * d; c < (i + 1) * d; c++) {
-      const q = Math.round(data[c] * rightScale);
-      right[c] = q;
-      sum += q;
-    }
-    columnOffset[i] = LEFT_OFFSET * sum;
-  }
-  // The left operand one block of rows at a time (each is used for a run of consecutive block
-  // pairs): a whole copy would be another n·d bytes, 51 MB at 100k photos.
-  let leftBlock = { i0: -1, data: new Uint8Array(0) };
-  const leftRows = (i0: number, i1: number): Uint8Array => {
-    if (leftBlock.i0 !== i0) {
-      const out = new Uint8Array((i1 - i0) * d);
-      for (let c = 0, src = i0 * d; c < out.length; c++, src++) out[c] = Math.round(data[src] * leftScale) + LEFT_OFFSET;
-      leftBlock = { i0, data: out };
-    }
-    return leftBlock.data;
-  };
   const unit = leftScale * rightScale;
   const margin = quantisationMargin(maxAbs);
   // A pair is worth rescoring when its integer score reaches (bar − margin) in integer units.
@@ -139,13 +116,20 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
   // the previous block's shortlist.
   const pairs: Array<[number, number]> = [];
   for (let i0 = 0; i0 < n; i0 += B) for (let j0 = i0; j0 < n; j0 += B) pairs.push([i0, j0]);
+  // Both operands are quantised inside the graph, one block at a time: an int8 copy of the whole
+  // matrix held in JS (51 MB at 100k photos) lived on until the collector got round to it, and
+  // whether it had decided the process's memory peak.
+  const quantisation = {
+    left_scale: new ort.Tensor('float32', Float32Array.of(1 / leftScale), []),
+    right_scale: new ort.Tensor('float32', Float32Array.of(1 / rightScale), []),
+  };
   const product = ([i0, j0]: [number, number]) => {
     const i1 = Math.min(n, i0 + B);
     const j1 = Math.min(n, j0 + B);
     return session.run({
-      q: new ort.Tensor('uint8', leftRows(i0, i1), [i1 - i0, d]),
-      r: new ort.Tensor('int8', right.subarray(j0 * d, j1 * d), [j1 - j0, d]),
-      offsets: new ort.Tensor('int32', columnOffset.subarray(j0, j1), [j1 - j0]),
+      q: new ort.Tensor('float32', data.subarray(i0 * d, i1 * d), [i1 - i0, d]),
+      r: new ort.Tensor('float32', data.subarray(j0 * d, j1 * d), [j1 - j0, d]),
+      ...quantisation,
       floor: floorTensor,
     });
   };
@@ -173,11 +157,17 @@ export async function neighbourGraphAbove(matrix: DescriptorMatrix, threshold: n
  */
 function shortlistGraph(d: number): Uint8Array {
   const b = new OnnxGraphBuilder();
-  const q = b.reserve('q');
-  const r = b.reserve('r');
-  const offsets = b.reserve('offsets');
+  const qFloat = b.reserve('q');
+  const rFloat = b.reserve('r');
+  const leftScale = b.reserve('left_scale');
+  const rightScale = b.reserve('right_scale');
   const floor = b.reserve('floor');
+  const q = b.op('QuantizeLinear', [qFloat, leftScale, b.tensor('left_zero', [], 'uint8', Uint8Array.of(LEFT_OFFSET))], 'q_u8');
+  const r = b.op('QuantizeLinear', [rFloat, rightScale, b.tensor('right_zero', [], 'int8', Int8Array.of(0))], 'r_i8');
   const rT = b.op('Transpose', [r], 'r_t', { perm: attr.ints([1, 0]) });
+  // Σ_k (qa_k + 64)·qb_k = Σ qa·qb + 64·Σ qb: each column carries a constant, taken off here.
+  const columnSums = b.op('ReduceSum', [b.op('Cast', [r], 'r_i32', { to: attr.int(onnxProto.onnx.TensorProto.DataType.INT32) }), b.int64Tensor('axes', [1])], 'column_sums', { keepdims: attr.int(0) });
+  const offsets = b.op('Mul', [columnSums, b.tensor('left_offset', [], 'int32', Int32Array.of(LEFT_OFFSET))], 'offsets');
   const scores = b.op('Sub', [b.op('MatMulInteger', [q, rT], 'products'), offsets], 'scores');
   const where = b.op('NonZero', [b.op('GreaterOrEqual', [scores, floor], 'above')], 'where');
   b.expose(b.op('Cast', [where], 'where_i32', { to: attr.int(onnxProto.onnx.TensorProto.DataType.INT32) }), 'pairs');
@@ -185,9 +175,10 @@ function shortlistGraph(d: number): Uint8Array {
   return b.encode({
     graphName: 'block_shortlist_int8',
     inputs: [
-      { name: 'q', shape: ['bq', d], elemType: 'uint8' },
-      { name: 'r', shape: ['br', d], elemType: 'int8' },
-      { name: 'offsets', shape: ['br'], elemType: 'int32' },
+      { name: 'q', shape: ['bq', d], elemType: 'float32' },
+      { name: 'r', shape: ['br', d], elemType: 'float32' },
+      { name: 'left_scale', shape: [], elemType: 'float32' },
+      { name: 'right_scale', shape: [], elemType: 'float32' },
       { name: 'floor', shape: [1], elemType: 'int32' },
     ],
     outputs: [
