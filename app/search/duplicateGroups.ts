@@ -27,6 +27,8 @@
 // whose photos all lie inside one resolved group is not reported again, while a group that gains
 // a new photo is new information and is.
 import type { DescriptorMatrix, NeighbourGraph } from './descriptorMatrix.js';
+import { ById, IdSlots } from './idIndex.js';
+import { sortIndices } from './sortIndices.js';
 
 export type DuplicateTier = 'exact' | 'near' | 'similar';
 
@@ -305,8 +307,6 @@ function betterKeeper(a: DuplicatePhoto, b: DuplicatePhoto): boolean {
 interface Group {
   centre: number;
   members: number[];
-  /** Each member's score with the centre. */
-  toCentre: Map<number, number>;
 }
 
 /**
@@ -351,7 +351,8 @@ class EdgeList {
     for (let i = 0; i < this.length; i++) if (s[i] >= min) n++;
     const picked = new Uint32Array(n);
     for (let i = 0, j = 0; i < this.length; i++) if (s[i] >= min) picked[j++] = i;
-    return picked.sort((x, y) => s[y] - s[x] || a[x] - a[y] || b[x] - b[y]);
+    sortIndices(picked, (x, y) => s[x] > s[y] || (s[x] === s[y] && (a[x] < a[y] || (a[x] === a[y] && b[x] < b[y]))));
+    return picked;
   }
 }
 
@@ -369,6 +370,8 @@ function resolveThresholds(t: Partial<DuplicateThresholds> | undefined): Duplica
  */
 function growGroups(
   edges: EdgeList,
+  /** Every photo an edge may name: per-photo state lives at its slot. */
+  photos: ById<DuplicatePhoto>,
   centreMin: number,
   memberMin: number,
   score: (a: number, b: number) => number,
@@ -380,79 +383,91 @@ function growGroups(
   unitVectors = false,
 ): Group[] {
   const order = edges.strongestFirst(memberMin);
+  // Per-photo state in typed arrays indexed by a dense slot, not Maps keyed by photo id: a Map
+  // boxes every float it holds, and summing strengths over ~1.3 M edges at 100k photos left
+  // ~40 MB of boxed numbers for the collector, the process's memory peak.
+  const slot = (id: number): number => photos.slotOf(id);
+  const slots = photos.items.length;
   // How central a photo is: the summed score of its pairs at centre level. Every edited copy is
   // derived from the original, so the original is the photo close to all the others; a copy is
   // close to the original and only to some of its siblings (a grey copy and a 90°-turned one
   // are far apart, as is a turned copy from anything without rotated alternatives).
-  const strength = new Map<number, number>();
+  const strength = new Float64Array(slots);
   for (const e of order) {
     const sc = edges.s[e];
     if (sc < centreMin) break;
-    strength.set(edges.a[e], (strength.get(edges.a[e]) ?? 0) + sc);
-    strength.set(edges.b[e], (strength.get(edges.b[e]) ?? 0) + sc);
+    strength[slot(edges.a[e])] += sc;
+    strength[slot(edges.b[e])] += sc;
   }
   const moreCentral = (a: number, b: number): boolean => {
-    const sa = strength.get(a) ?? 0;
-    const sb = strength.get(b) ?? 0;
+    const sa = strength[slot(a)];
+    const sb = strength[slot(b)];
     return sa !== sb ? sa > sb : better(a, b);
   };
-  const groupOf = new Map<number, Group>();
   const groups: Group[] = [];
+  /** Each photo's group (an index into groups), −1 while it has none. */
+  const groupIndex = new Int32Array(slots).fill(-1);
+  /** Each grouped photo's score with its group's centre. */
+  const toCentre = new Float64Array(slots);
+  const place = (x: number, g: number, score: number): void => {
+    groupIndex[slot(x)] = g;
+    toCentre[slot(x)] = score;
+  };
   // A group only gains members and keeps its centre, so a photo or group once refused by a group
   // is refused by it for good: remembering refusals spares re-checking every member against
   // every later edge (at 100k photos in clusters of 100, most of the grouping time).
   const refusedPhotos = new WeakMap<Group, Set<number>>();
   const refusedGroups = new WeakMap<Group, WeakSet<Group>>();
-  /** x's score with g's centre if g admits x (rule 3), else undefined. */
-  const admits = (x: number, g: Group): number | undefined => {
-    const toCentre = score(x, g.centre);
-    if (toCentre < centreMin) return undefined;
-    const angle = Math.acos(Math.min(1, toCentre));
+  /** x's score with g's centre if g admits x (rule 3), else NaN. */
+  const admits = (x: number, g: Group): number => {
+    const xToCentre = score(x, g.centre);
+    if (xToCentre < centreMin) return NaN;
+    const angle = Math.acos(Math.min(1, xToCentre));
     for (const m of g.members) {
       if (m === g.centre) continue;
-      if (!allowed(x, m)) return undefined;
+      if (!allowed(x, m)) return NaN;
       // Unit vectors: the angle between x and m is at most the sum of their angles to the
       // centre, so when even that bound clears memberMin no dot product is needed. In a tight
       // group (copies of one shot) this skips nearly all of the O(members²) member checks.
       if (unitVectors) {
-        const sum = angle + Math.acos(Math.min(1, g.toCentre.get(m)!));
+        const sum = angle + Math.acos(Math.min(1, toCentre[slot(m)]));
         if (sum <= Math.PI && Math.cos(sum) >= memberMin + 1e-6) continue;
       }
-      if (score(x, m) < memberMin) return undefined;
+      if (score(x, m) < memberMin) return NaN;
     }
-    return allowed(x, g.centre) && verifiedWithCentre(x, g.centre) ? toCentre : undefined;
+    return allowed(x, g.centre) && verifiedWithCentre(x, g.centre) ? xToCentre : NaN;
   };
-  const join = (x: number, g: Group): boolean => {
+  const join = (x: number, gi: number): boolean => {
+    const g = groups[gi];
     if (refusedPhotos.get(g)?.has(x)) return false;
-    const toCentre = admits(x, g);
-    if (toCentre === undefined) {
+    const xToCentre = admits(x, g);
+    if (Number.isNaN(xToCentre)) {
       const set = refusedPhotos.get(g) ?? new Set<number>();
       set.add(x);
       refusedPhotos.set(g, set);
       return false;
     }
     g.members.push(x);
-    g.toCentre.set(x, toCentre);
-    groupOf.set(x, g);
+    place(x, gi, xToCentre);
     return true;
   };
-  const merge = (guest: Group, host: Group): void => {
+  const merge = (guest: Group, hostIndex: number): void => {
+    const host = groups[hostIndex];
     if (refusedGroups.get(host)?.has(guest)) return;
-    const scores: number[] = [];
-    for (const x of guest.members) {
-      const toCentre = admits(x, host);
-      if (toCentre === undefined) {
+    const scores = new Float64Array(guest.members.length);
+    for (let i = 0; i < guest.members.length; i++) {
+      const s = admits(guest.members[i], host);
+      if (Number.isNaN(s)) {
         const set = refusedGroups.get(host) ?? new WeakSet<Group>();
         set.add(guest);
         refusedGroups.set(host, set);
         return;
       }
-      scores.push(toCentre);
+      scores[i] = s;
     }
     guest.members.forEach((x, i) => {
       host.members.push(x);
-      host.toCentre.set(x, scores[i]);
-      groupOf.set(x, host);
+      place(x, hostIndex, scores[i]);
     });
     guest.members = [];
   };
@@ -460,22 +475,21 @@ function growGroups(
     const a = edges.a[e];
     const b = edges.b[e];
     const s = edges.s[e];
-    const ga = groupOf.get(a);
-    const gb = groupOf.get(b);
-    if (!ga && !gb) {
+    const ga = groupIndex[slot(a)];
+    const gb = groupIndex[slot(b)];
+    if (ga < 0 && gb < 0) {
       if (s < centreMin || !allowed(a, b) || !verifiedWithCentre(a, b)) continue;
       const centre = moreCentral(a, b) ? a : b;
-      const g: Group = { centre, members: [a, b], toCentre: new Map([[a, centre === a ? 1 : s], [b, centre === b ? 1 : s]]) };
-      groups.push(g);
-      groupOf.set(a, g);
-      groupOf.set(b, g);
-    } else if (ga && !gb) {
+      groups.push({ centre, members: [a, b] });
+      place(a, groups.length - 1, centre === a ? 1 : s);
+      place(b, groups.length - 1, centre === b ? 1 : s);
+    } else if (ga >= 0 && gb < 0) {
       join(b, ga);
-    } else if (!ga && gb) {
+    } else if (ga < 0 && gb >= 0) {
       join(a, gb);
-    } else if (ga && gb && ga !== gb) {
-      const [host, guest] = moreCentral(ga.centre, gb.centre) ? [ga, gb] : [gb, ga];
-      merge(guest, host);
+    } else if (ga !== gb) {
+      const [host, guest] = moreCentral(groups[ga].centre, groups[gb].centre) ? [ga, gb] : [gb, ga];
+      merge(groups[guest], host);
     }
   }
   return groups.filter((g) => g.members.length >= 2);
@@ -486,8 +500,7 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
   const { matrix } = options;
   const t = resolveThresholds(options.thresholds);
   const tiers = new Set(options.tiers ?? ['exact', 'near', 'similar']);
-  const photos = new Map<number, DuplicatePhoto>();
-  for (const p of options.photos) photos.set(p.id, p);
+  const photos = new ById(options.photos);
   const resolved = resolvedIndex(options.resolvedGroups ?? []);
   const isResolved = (hashes: string[]): boolean => {
     const candidates = resolved.get(hashes[0]);
@@ -500,7 +513,7 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
   const out: DuplicateGroup[] = [];
 
   if (tiers.has('exact')) {
-    for (const p of photos.values()) {
+    for (const p of photos.unique()) {
       const files = options.filesByPhoto?.get(p.id);
       if (!files || files.length < 2 || isResolved([p.contentHash])) continue;
       // Byte-identical files: nothing to choose between but the place; the shortest path is the
@@ -547,12 +560,12 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
   // The angle bound in growGroups needs plain dot products of unit vectors (descriptors are
   // L2-normalised; a caller's matrix might not be, and rotated alternatives are a max of several).
   let unitVectors = !alternatives;
-  for (const id of photos.keys()) {
+  for (const { id } of photos.unique()) {
     if (!unitVectors) break;
     const self = matrix.score(id, id);
     if (self !== undefined && Math.abs(self - 1) > 1e-5) unitVectors = false;
   }
-  const nearGroups = growGroups(edges, t.near, t.nearMember, score, allowed, better, options.nearVerifier, unitVectors);
+  const nearGroups = growGroups(edges, photos, t.near, t.nearMember, score, allowed, better, options.nearVerifier, unitVectors);
   if (tiers.has('near')) for (const g of nearGroups) pushGroup(out, 'near', g, photos, score, isResolved);
 
   if (tiers.has('similar')) {
@@ -578,7 +591,7 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
       // An edge between two photos outside near groups is its own unit edge, score known.
       unitEdges.push(u, v, u === edges.a[e] && v === edges.b[e] ? edges.s[e] : score(u, v));
     }
-    const similarGroups = growGroups(unitEdges, t.similar, t.similarMember, score, unitAllowed, better, undefined, unitVectors);
+    const similarGroups = growGroups(unitEdges, photos, t.similar, t.similarMember, score, unitAllowed, better, undefined, unitVectors);
     for (const g of similarGroups) pushGroup(out, 'similar', g, photos, score, isResolved);
   }
 
@@ -594,28 +607,32 @@ export function findDuplicateGroups(options: FindDuplicateOptions): DuplicateGro
  */
 function graphEdges(graph: NeighbourGraph, inPlay: (id: number) => boolean, rescore?: (a: number, b: number) => number): EdgeList {
   const { ids, k, counts, neighbours, scores } = graph;
-  const rowOf = new Map<number, number>();
-  for (let r = 0; r < ids.length; r++) rowOf.set(ids[r], r);
+  const rowOf = new IdSlots(ids);
   const lists = (r: number, id: number): boolean => {
     for (let j = r * k, end = r * k + counts[r]; j < end; j++) if (neighbours[j] === id) return true;
     return false;
   };
-  let listed = 0;
-  for (let r = 0; r < ids.length; r++) listed += counts[r];
-  const edges = new EdgeList(listed);
-  for (let r = 0; r < ids.length; r++) {
-    const a = ids[r];
-    if (!inPlay(a)) continue;
-    for (let j = r * k, end = r * k + counts[r]; j < end; j++) {
-      const b = neighbours[j];
-      if (a === b || !inPlay(b)) continue;
-      if (a > b) {
-        const rb = rowOf.get(b);
-        if (rb !== undefined && lists(rb, a)) continue;
+  // Two passes, counting then filling, so the arrays are sized exactly: a pair listed from both
+  // rows counts once, and sizing by all listed pairs held ~11 MB too many at 100k photos.
+  const visit = (emit: (a: number, b: number, j: number) => void): void => {
+    for (let r = 0; r < ids.length; r++) {
+      const a = ids[r];
+      if (!inPlay(a)) continue;
+      for (let j = r * k, end = r * k + counts[r]; j < end; j++) {
+        const b = neighbours[j];
+        if (a === b || !inPlay(b)) continue;
+        if (a > b) {
+          const rb = rowOf.get(b);
+          if (rb >= 0 && lists(rb, a)) continue;
+        }
+        emit(a, b, j);
       }
-      edges.push(a, b, rescore ? rescore(a, b) : scores[j]);
     }
-  }
+  };
+  let count = 0;
+  visit(() => count++);
+  const edges = new EdgeList(count);
+  visit((a, b, j) => edges.push(a, b, rescore ? rescore(a, b) : scores[j]));
   return edges;
 }
 
@@ -630,7 +647,7 @@ function pushGroup(
   out: DuplicateGroup[],
   tier: DuplicateTier,
   g: Group,
-  photos: ReadonlyMap<number, DuplicatePhoto>,
+  photos: ById<DuplicatePhoto>,
   score: (a: number, b: number) => number,
   isResolved: (hashes: string[]) => boolean,
 ): void {
