@@ -13,6 +13,7 @@ import type { PhotoRow } from '../library/database/photoRepository.js';
 import { TrashRepository } from '../library/database/trashRepository.js';
 import { watchFolders, type FolderWatch } from '../library/folderWatcher.js';
 import { Library, type LibraryOptions } from '../library/library.js';
+import { ThumbnailCache } from '../library/thumbnailCache.js';
 import { PhotoTrash, type OsTrash } from '../library/photoTrash.js';
 import { rankWithExpansion } from '../search/searchRanking.js';
 import type { LocalFeatures } from '../match/localFeatures.js';
@@ -613,7 +614,7 @@ export class SightlineService implements SightlineApiHandlers {
     if (kind === 'thumb') {
       if (!row.thumbnail) return null;
       const bytes = await fs.readFile(path.join(this.library.thumbnails.dir, ...row.thumbnail.split('/'))).catch(() => null);
-      return bytes && { bytes, contentType: 'image/webp' };
+      return bytes && { bytes, contentType: ThumbnailCache.contentTypeOf(row.thumbnail) };
     }
     const file = this.library.photos.filesOf(photoId).find((f) => f.present);
     if (!file) return null;

@@ -94,6 +94,40 @@ export function areaResample(plane: Float32Array, width: number, height: number,
   return out;
 }
 
+/**
+ * Packed 8-bit pixels (`channels` interleaved) halved in both directions by averaging 2×2
+ * blocks, rounding halves up: the area average for half the size, which is how the 256-px
+ * thumbnail relates to the 512-px network input. An odd side halves to either neighbour of its
+ * half: rounding down drops the last row or column, rounding up averages it with itself. ~0.4 ms
+ * in JS where a libvips resize pipeline costs ~2 ms of CPU (and a general area resample in JS as
+ * much as libvips).
+ */
+export function halvePacked(pixels: Uint8Array, width: number, height: number, channels: number, outWidth: number, outHeight: number): Uint8Array {
+  if (!(Number.isInteger(channels) && channels >= 1)) throw new RangeError(`channels must be a positive integer, got ${channels}`);
+  if (pixels.length < width * height * channels) throw new RangeError(`expected ${width * height * channels} bytes for ${width}×${height}×${channels}, got ${pixels.length}`);
+  if (!isHalf(width, outWidth) || !isHalf(height, outHeight)) throw new RangeError(`${outWidth}×${outHeight} is not half of ${width}×${height}`);
+  const row = width * channels;
+  const out = new Uint8Array(outWidth * outHeight * channels);
+  let o = 0;
+  for (let y = 0; y < outHeight; y++) {
+    const top = 2 * y * row;
+    const bottom = 2 * y + 1 < height ? top + row : top;
+    for (let x = 0; x < outWidth; x++) {
+      const left = 2 * x * channels;
+      const right = 2 * x + 1 < width ? left + channels : left;
+      for (let c = 0; c < channels; c++, o++) {
+        out[o] = (pixels[top + left + c] + pixels[top + right + c] + pixels[bottom + left + c] + pixels[bottom + right + c] + 2) >> 2;
+      }
+    }
+  }
+  return out;
+}
+
+/** Whether `half` is `full` halved, rounded either way (and at least 1). */
+export function isHalf(full: number, half: number): boolean {
+  return Number.isInteger(full) && Number.isInteger(half) && half >= 1 && (half === Math.floor(full / 2) || half === Math.ceil(full / 2));
+}
+
 /** Rounds to bytes, clamped to 0–255. */
 export function toBytes(values: Float32Array): Uint8Array {
   const out = new Uint8Array(values.length);

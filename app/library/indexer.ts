@@ -276,6 +276,8 @@ export class Indexer {
         });
         this.failures.clear(file.path);
       });
+      // A thumbnail made in an older format (WebP before JPEG) is replaced, not kept beside the new one.
+      if (photo.thumbnail && photo.thumbnail !== thumbnail) await this.thumbnails.deleteStored(photo.thumbnail).catch(() => undefined);
       this.options.onDescribed?.(photoId, descriptor.global);
       return true;
     } catch (e) {

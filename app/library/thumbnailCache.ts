@@ -21,7 +21,12 @@ export class ThumbnailCache {
   relativePathFor(contentHash: string): string {
     const m = HASH_PATTERN.exec(contentHash);
     if (!m) throw new RangeError(`not a content hash: ${JSON.stringify(contentHash)}`);
-    return `${m[2].slice(0, 2)}/${m[1]}-${m[2]}.webp`;
+    return `${m[2].slice(0, 2)}/${m[1]}-${m[2]}.jpg`;
+  }
+
+  /** The media type of a stored thumbnail, by its name: libraries indexed before JPEG thumbnails hold WebP ones. */
+  static contentTypeOf(relativePath: string): string {
+    return relativePath.endsWith('.webp') ? 'image/webp' : 'image/jpeg';
   }
 
   pathFor(contentHash: string): string {
@@ -36,10 +41,15 @@ export class ThumbnailCache {
   async put(contentHash: string, bytes: Uint8Array): Promise<string> {
     const rel = this.relativePathFor(contentHash);
     const target = this.pathFor(contentHash);
-    await fs.mkdir(path.dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${crypto.randomBytes(6).toString('hex')}.tmp`;
     try {
-      await fs.writeFile(tmp, bytes);
+      // The shard folder exists for all but the first few hundred thumbnails: make it only when
+      // the write says it is missing (also if someone deleted the cache meanwhile).
+      await fs.writeFile(tmp, bytes).catch(async (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await fs.writeFile(tmp, bytes);
+      });
       await fs.rename(tmp, target);
     } catch (e) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
@@ -69,5 +79,11 @@ export class ThumbnailCache {
   /** Removes a thumbnail; absent is fine. */
   async delete(contentHash: string): Promise<void> {
     await fs.rm(this.pathFor(contentHash), { force: true });
+  }
+
+  /** Removes a thumbnail by the relative path put() returned (one of an older format, say); absent is fine. */
+  async deleteStored(relativePath: string): Promise<void> {
+    if (!/^[0-9a-f]{2}\/[a-z0-9]{1,8}-[0-9a-f]{16,128}\.(jpg|webp)$/.test(relativePath)) throw new RangeError(`not a stored thumbnail path: ${JSON.stringify(relativePath)}`);
+    await fs.rm(path.join(this.dir, ...relativePath.split('/')), { force: true });
   }
 }

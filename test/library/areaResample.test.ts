@@ -1,7 +1,7 @@
 // areaResample against values worked out by hand and against an independent implementation
 // (a per-pixel double integral over the footprint, written the slow obvious way).
 import { describe, expect, it } from 'vitest';
-import { areaResample, lumaOf, toBytes } from '../../app/library/areaResample.js';
+import { areaResample, halvePacked, isHalf, lumaOf, toBytes } from '../../app/library/areaResample.js';
 
 /** The mean of the source over [x0,x1)×[y0,y1), each pixel weighted by its overlap area. */
 function footprintMean(plane: Float32Array, width: number, x0: number, x1: number, y0: number, y1: number): number {
@@ -83,5 +83,45 @@ describe('lumaOf and toBytes', () => {
     expect(luma[3]).toBeCloseTo(0.299 * 10 + 0.587 * 20 + 0.114 * 30, 3);
     expect([...toBytes(Float32Array.from([-3, 0.5, 254.6, 300]))]).toEqual([0, 1, 255, 255]);
     expect(() => lumaOf(new Uint8Array(5), 2, 1, 3)).toThrow(RangeError);
+  });
+});
+
+describe('halvePacked', () => {
+  it('averages each 2×2 block per channel, rounding halves up', () => {
+    // 4×2, 2 channels: block means per channel, worked out by hand.
+    const px = Uint8Array.from([
+      0, 10, 1, 11, 100, 0, 101, 255,
+      2, 12, 4, 13, 102, 1, 103, 254,
+    ]);
+    // Channel 0, left block: (0+1+2+4)/4 = 1.75 → 2; channel 1: (10+11+12+13)/4 = 11.5 → 12.
+    // Right block: (100+101+102+103)/4 = 101.5 → 102; (0+255+1+254)/4 = 127.5 → 128.
+    expect([...halvePacked(px, 4, 2, 2, 2, 1)]).toEqual([2, 12, 102, 128]);
+  });
+
+  it('equals the area average of areaResample for even sizes', () => {
+    const w = 10;
+    const h = 6;
+    const plane = Float32Array.from({ length: w * h }, (_, i) => (i * 37) % 256);
+    const bytes = Uint8Array.from(plane);
+    const half = halvePacked(bytes, w, h, 1, 5, 3);
+    const area = areaResample(plane, w, h, 5, 3);
+    // Both are the exact block mean; halvePacked rounds it to a byte, halves up.
+    area.forEach((v, i) => expect(half[i]).toBe(Math.floor(v + 0.5)));
+  });
+
+  it('halves odd sides either way: rounding down drops the last row, rounding up averages it with itself', () => {
+    const px = Uint8Array.from([10, 20, 30, 40, 50, 60, 70, 80, 90]); // 3×3 grey
+    expect([...halvePacked(px, 3, 3, 1, 1, 1)]).toEqual([30]); // (10+20+40+50)/4
+    expect([...halvePacked(px, 3, 3, 1, 2, 2)]).toEqual([30, 45, 75, 90]); // (30+30+60+60)/4 = 45, (70+80+70+80)/4 = 75
+  });
+
+  it('refuses sizes that are not a half and data of the wrong length', () => {
+    expect(() => halvePacked(new Uint8Array(16), 4, 4, 1, 3, 2)).toThrow(RangeError);
+    expect(() => halvePacked(new Uint8Array(15), 4, 4, 1, 2, 2)).toThrow(RangeError);
+    expect(() => halvePacked(new Uint8Array(16), 4, 4, 0, 2, 2)).toThrow(RangeError);
+    expect(isHalf(683, 342)).toBe(true);
+    expect(isHalf(683, 341)).toBe(true);
+    expect(isHalf(683, 343)).toBe(false);
+    expect(isHalf(1, 0)).toBe(false);
   });
 });

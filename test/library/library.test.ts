@@ -132,12 +132,22 @@ describe('Library', () => {
 
   it('re-embeds only what is stale when the whitening (and so the descriptor version) changes', async () => {
     const oldVersion = library.modelId;
+    // One photo as a library indexed before JPEG thumbnails left it: a WebP thumbnail on disk.
+    const photo = library.photos.get(library.photos.keeperFacts()[0].id)!;
+    const webp = photo.thumbnail!.replace(/\.jpg$/, '.webp');
+    await fs.rename(path.join(library.thumbnails.dir, ...photo.thumbnail!.split('/')), path.join(library.thumbnails.dir, ...webp.split('/')));
+    library.db.prepare('UPDATE photos SET thumbnail = ? WHERE id = ?').run(webp, photo.id);
     await library.whitenOnLibrary();
     expect(library.modelId).not.toBe(oldVersion);
     expect(library.descriptors.count(library.modelId)).toBe(0);
     await library.index([folder]);
     expect(library.descriptors.count(library.modelId)).toBe(library.status().photos.indexed);
     expect(library.descriptors.count(oldVersion)).toBe(0);
+    // Re-embedding wrote a JPEG thumbnail and removed the WebP one instead of orphaning it.
+    const after = library.photos.get(photo.id)!;
+    expect(after.thumbnail).toMatch(/\.jpg$/);
+    await expect(fs.stat(path.join(library.thumbnails.dir, ...after.thumbnail!.split('/')))).resolves.toBeTruthy();
+    await expect(fs.stat(path.join(library.thumbnails.dir, ...webp.split('/')))).rejects.toThrow();
   });
 
   it('watches its folders and indexes a photo that appears', async () => {

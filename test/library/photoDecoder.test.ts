@@ -12,6 +12,7 @@ import { NORMALISATIONS } from '../../app/convert/convertedModel.js';
 import { ImageInputError, type ImageErrorCode } from '../../app/engine/imageErrors.js';
 import { loadNetworkInput, toNormalisedNCHW } from '../../app/engine/imageInput.js';
 import { sniffImageType } from '../../app/library/imageSniffer.js';
+import { halvePacked } from '../../app/library/areaResample.js';
 import { decodePhoto, laplacianVariance } from '../../app/library/photoDecoder.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
@@ -69,11 +70,11 @@ function halves(width: number, height: number) {
 }
 
 describe('decodePhoto on a real photo', () => {
-  it('returns the oriented size, network pixels, a WebP thumbnail and a sharpness score', async () => {
+  it('returns the oriented size, network pixels, a JPEG thumbnail and a sharpness score', async () => {
     const d = await decodePhoto(photo, { networkLongSide: 512 });
     expect({ width: d.width, height: d.height, format: d.format }).toEqual({ width: 768, height: 1024, format: 'jpeg' });
     expect({ w: d.network.width, h: d.network.height, bytes: d.network.data.length }).toEqual({ w: 384, h: 512, bytes: 384 * 512 * 3 });
-    expect(sniffImageType(d.thumbnail)).toBe('webp');
+    expect(sniffImageType(d.thumbnail)).toBe('jpeg');
     const thumb = await sharp(d.thumbnail).metadata();
     expect({ w: thumb.width, h: thumb.height }).toEqual({ w: 192, h: 256 });
     expect(d.sharpness).toBeGreaterThan(10);
@@ -104,6 +105,21 @@ describe('decodePhoto on a real photo', () => {
     expect([d.network.width, d.network.height, d.network.data.length]).toEqual([96, 128, 96 * 128 * 3]);
     const thumb = await sharp(d.thumbnail).metadata();
     expect([thumb.width, thumb.height]).toEqual([225, 300]);
+  });
+
+  it('halves the network input into the thumbnail where the sizes allow, and resizes it otherwise', async () => {
+    // 768×1024 → network 384×512 → thumbnail 192×256: exactly half, so each thumbnail pixel is
+    // the 2×2 mean of network pixels (within JPEG's loss), not a different resampling.
+    const d = await decodePhoto(photo, { networkLongSide: 512 });
+    const thumb = await sharp(d.thumbnail).raw().toBuffer();
+    const expected = halvePacked(d.network.data, d.network.width, d.network.height, 3, 192, 256);
+    let diff = 0;
+    for (let i = 0; i < thumb.length; i++) diff += Math.abs(thumb[i] - expected[i]);
+    expect(diff / thumb.length).toBeLessThan(4);
+    // Network 384×512, thumbnail 100: not a half, so libvips resizes; the size must still be right.
+    const other = await decodePhoto(photo, { networkLongSide: 512, thumbnailLongSide: 100 });
+    const meta = await sharp(other.thumbnail).metadata();
+    expect([meta.width, meta.height, meta.format]).toEqual([75, 100, 'jpeg']);
   });
 
   it('scores a blurred copy as less sharp', async () => {

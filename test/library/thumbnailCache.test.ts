@@ -22,8 +22,8 @@ describe('ThumbnailCache', () => {
   it('shards by the first two digest digits and keeps the scheme in the name', () => {
     const cache = new ThumbnailCache(path.join(tmp, 'c1'));
     const digest = HASH.slice(3);
-    expect(cache.relativePathFor(HASH)).toBe(`ab/q1-${digest}.webp`);
-    expect(cache.pathFor(HASH)).toBe(path.join(tmp, 'c1', 'ab', `q1-${digest}.webp`));
+    expect(cache.relativePathFor(HASH)).toBe(`ab/q1-${digest}.jpg`);
+    expect(cache.pathFor(HASH)).toBe(path.join(tmp, 'c1', 'ab', `q1-${digest}.jpg`));
     expect(cache.pathFor(FULL)).not.toBe(cache.pathFor(HASH));
   });
 
@@ -49,6 +49,31 @@ describe('ThumbnailCache', () => {
     // Whichever write won, it is whole: never a mixture or a truncated file.
     expect(payloads.some((p) => p.equals(got))).toBe(true);
     expect(fs.readdirSync(path.dirname(cache.pathFor(HASH)))).toEqual([path.basename(cache.pathFor(HASH))]);
+  });
+
+  it('names the media type of stored thumbnails, WebP ones of older libraries included', () => {
+    expect(ThumbnailCache.contentTypeOf('ab/q1-abcdef0123456789.jpg')).toBe('image/jpeg');
+    expect(ThumbnailCache.contentTypeOf('ab/q1-abcdef0123456789.webp')).toBe('image/webp');
+  });
+
+  it('deletes a stored thumbnail by its relative path, and refuses anything else', async () => {
+    const cache = new ThumbnailCache(path.join(tmp, 'c5'));
+    const old = `ab/q1-${HASH.slice(3)}.webp`;
+    fs.mkdirSync(path.join(tmp, 'c5', 'ab'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'c5', ...old.split('/')), 'old');
+    const rel = await cache.put(HASH, Buffer.from('new'));
+    await cache.deleteStored(old);
+    expect(fs.readdirSync(path.join(tmp, 'c5', 'ab'))).toEqual([path.basename(rel)]);
+    await cache.deleteStored(old);
+    for (const bad of ['../x.jpg', 'ab/../../etc/passwd', 'ab/q1-abc.png', '/ab/q1-abcdef0123456789.jpg']) await expect(cache.deleteStored(bad)).rejects.toThrow(RangeError);
+  });
+
+  it('makes the shard folder when a write finds it missing, also after the cache was deleted', async () => {
+    const cache = new ThumbnailCache(path.join(tmp, 'c6'));
+    await cache.put(HASH, Buffer.from('one'));
+    fs.rmSync(path.join(tmp, 'c6'), { recursive: true });
+    await cache.put(HASH, Buffer.from('two'));
+    expect((await cache.get(HASH))!.toString()).toBe('two');
   });
 
   it('refuses anything that is not a content hash', async () => {

@@ -94,7 +94,7 @@ describe('serve mode', () => {
     const media = (p: string, token = server.token) => fetch(new URL(`${p}?t=${token}`, server.url));
     const thumb = await media(`/media/thumb/${photoId}`);
     expect(thumb.status).toBe(200);
-    expect(thumb.headers.get('content-type')).toBe('image/webp');
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     expect((await media(`/media/image/${photoId}`)).headers.get('content-type')).toBe('image/jpeg');
     expect((await media(`/media/image/${photoId}`, 'wrong')).status).toBe(403);
     expect((await media('/media/image/424242')).status).toBe(404);
