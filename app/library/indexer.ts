@@ -15,7 +15,6 @@ import { readExif } from './exifReader.js';
 import { scanFolder } from './folderScanner.js';
 import { decodePhoto } from './photoDecoder.js';
 import type { ThumbnailCache } from './thumbnailCache.js';
-import { tinySignature } from './tinySignature.js';
 
 export type IndexPhase = 'scan' | 'hash' | 'describe' | 'whiten' | 'done';
 
@@ -252,11 +251,7 @@ export class Indexer {
     }
     try {
       const decoded = await decodePhoto(bytes, { networkLongSide: this.options.longSide ?? 512 });
-      const [exif, thumbnail, tiny] = await Promise.all([
-        readExif(bytes),
-        this.thumbnails.put(photo.contentHash, decoded.thumbnail),
-        tinySignature(decoded.network.data, decoded.network.width, decoded.network.height, 3),
-      ]);
+      const [exif, thumbnail] = await Promise.all([readExif(bytes), this.thumbnails.put(photo.contentHash, decoded.thumbnail)]);
       const descriptor = await this.engine.describe({ raw: decoded.network.data, width: decoded.network.width, height: decoded.network.height, channels: 3 });
       writeTransaction(this.db, () => {
         this.descriptors.put(photoId, this.descriptorModelId, descriptor.global);
@@ -272,7 +267,7 @@ export class Indexer {
           orientation: exif.orientation ?? null,
           sharpness: decoded.sharpness,
           thumbnail,
-          tiny,
+          tiny: decoded.tiny,
         });
         this.failures.clear(file.path);
       });

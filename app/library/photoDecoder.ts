@@ -9,6 +9,7 @@ import { ImageInputError } from '../engine/imageErrors.js';
 import { classifySharpError, DEFAULT_MAX_PIXELS } from '../engine/imageInput.js';
 import { halvePacked, isHalf } from './areaResample.js';
 import { sniffImageType, type ImageKind } from './imageSniffer.js';
+import { tinySignature } from './tinySignature.js';
 
 export interface DecodeOptions {
   /** Long side of the network input in pixels; smaller photos are upscaled to it, as the engine does. */
@@ -42,6 +43,8 @@ export interface DecodedPhoto {
    * (which of these five shots to keep): a sharp photo of fog still scores low.
    */
   sharpness: number;
+  /** The near-duplicate signature of the network input (tinySignature.ts). */
+  tiny: Uint8Array;
 }
 
 export const SHARPNESS_LONG_SIDE = 384;
@@ -125,7 +128,8 @@ export async function decodePhoto(data: Buffer, opts: DecodeOptions): Promise<De
     // ~1 ms but scores photos ~0.66× lower, and keepers are chosen by comparing scores stored
     // over a library's lifetime, so a new recipe would need every old score re-measured.
     const halved = isHalf(base.width, thumbW) && isHalf(base.height, thumbH);
-    const thumbSource = halved ? fromRaw({ data: Buffer.from(halvePacked(base.data, base.width, base.height, 3, thumbW, thumbH).buffer), width: thumbW, height: thumbH }) : fromRaw(base);
+    const half = halved ? { data: Buffer.from(halvePacked(base.data, base.width, base.height, 3, thumbW, thumbH).buffer), width: thumbW, height: thumbH } : undefined;
+    const thumbSource = fromRaw(half ?? base);
     const [thumbnail, grey] = await Promise.all([
       (halved || (base.width === thumbW && base.height === thumbH) ? thumbSource : thumbSource.resize(thumbW, thumbH, { fit: 'fill' })).jpeg({ quality: THUMBNAIL_QUALITY }).toBuffer(),
       fromRaw(base)
@@ -134,10 +138,14 @@ export async function decodePhoto(data: Buffer, opts: DecodeOptions): Promise<De
         .raw()
         .toBuffer({ resolveWithObject: true }),
     ]);
+    // The signature describes the network input; its half-size copy, where there is one, gives
+    // the same averages for a quarter of the work.
+    const tiny = half ? tinySignature(half.data, half.width, half.height, 3, network) : tinySignature(network.data, network.width, network.height, 3);
     return {
       width: W,
       height: H,
       format: kind ?? meta.format,
+      tiny,
       network: { data: new Uint8Array(network.data.buffer, network.data.byteOffset, network.data.byteLength), width: network.width, height: network.height },
       thumbnail,
       sharpness: laplacianVariance(grey.data, grey.info.width, grey.info.height, grey.info.channels),

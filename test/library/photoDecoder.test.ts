@@ -14,6 +14,8 @@ import { loadNetworkInput, toNormalisedNCHW } from '../../app/engine/imageInput.
 import { sniffImageType } from '../../app/library/imageSniffer.js';
 import { halvePacked } from '../../app/library/areaResample.js';
 import { decodePhoto, laplacianVariance } from '../../app/library/photoDecoder.js';
+import { tinySignature } from '../../app/library/tinySignature.js';
+import { nearIdenticalScore } from '../../app/search/pixelVerification.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const PHOTO = path.join(DATA, 'paris6k-mini/images/eiffel_tower/paris_eiffel_000000.jpg');
@@ -116,6 +118,8 @@ describe('decodePhoto on a real photo', () => {
     let diff = 0;
     for (let i = 0; i < thumb.length; i++) diff += Math.abs(thumb[i] - expected[i]);
     expect(diff / thumb.length).toBeLessThan(4);
+    // The signature comes from those half-size pixels and matches one of the network input.
+    expect(nearIdenticalScore(d.tiny, tinySignature(d.network.data, d.network.width, d.network.height, 3))).toBeGreaterThan(0.999);
     // Network 384×512, thumbnail 100: not a half, so libvips resizes; the size must still be right.
     const other = await decodePhoto(photo, { networkLongSide: 512, thumbnailLongSide: 100 });
     const meta = await sharp(other.thumbnail).metadata();

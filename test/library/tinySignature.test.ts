@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { halvePacked } from '../../app/library/areaResample.js';
 import { tinySignature } from '../../app/library/tinySignature.js';
 import { bestDihedralCorrelation, nearIdenticalScore, TINY_SIDE, TINY_SIGNATURE_BYTES } from '../../app/search/pixelVerification.js';
 
@@ -52,6 +53,24 @@ describe('tinySignature', () => {
       // near-identical threshold is 0.94.
       expect(nearIdenticalScore(now, old)).toBeGreaterThan(0.98);
       expect(bestDihedralCorrelation(now.subarray(TINY_SIDE * TINY_SIDE), old.subarray(TINY_SIDE * TINY_SIDE))).toBeGreaterThan(0.98);
+    }
+  });
+
+  it('gives the same signature from a half-size copy when told the frame it describes', async () => {
+    for (const landmark of ['eiffel_tower', 'defense']) {
+      const dir = path.join(PARIS, landmark);
+      for (const f of (await fs.readdir(dir)).filter((x) => x.endsWith('.jpg')).slice(0, 4)) {
+        // Odd heights too (683 → 342 → 171): the half rounds either way.
+        const { data, info } = await sharp(path.join(dir, f)).resize(512, 512, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+        const hw = Math.round(info.width / 2);
+        const hh = Math.round(info.height / 2);
+        const full = tinySignature(data, info.width, info.height, 3);
+        const fromHalf = tinySignature(halvePacked(data, info.width, info.height, 3, hw, hh), hw, hh, 3, info);
+        let diff = 0;
+        for (let i = 0; i < full.length; i++) diff += Math.abs(full[i] - fromHalf[i]);
+        expect(nearIdenticalScore(fromHalf, full)).toBeGreaterThan(0.999);
+        expect(diff / full.length).toBeLessThan(1.5);
+      }
     }
   });
 
