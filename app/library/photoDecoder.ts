@@ -9,6 +9,7 @@ import { ImageInputError } from '../engine/imageErrors.js';
 import { classifySharpError, DEFAULT_MAX_PIXELS } from '../engine/imageInput.js';
 import { halvePacked, isHalf } from './areaResample.js';
 import { sniffImageType, type ImageKind } from './imageSniffer.js';
+import { sharpnessOf } from './sharpnessScore.js';
 import { tinySignature } from './tinySignature.js';
 
 export interface DecodeOptions {
@@ -38,9 +39,10 @@ export interface DecodedPhoto {
   thumbnail: Buffer;
   /**
    * Variance of the 4-neighbour Laplacian over a grey copy with long side SHARPNESS_LONG_SIDE
-   * (less if the network input is smaller), in 0–255 grey levels. Higher is crisper. A fixed
-   * analysis size keeps scores comparable between photos of different resolutions. Only meaningful to rank near-duplicates of one scene
-   * (which of these five shots to keep): a sharp photo of fog still scores low.
+   * (less if the network input is smaller), in 0–255 grey levels (sharpnessScore.ts). Higher is
+   * crisper. A fixed analysis size keeps scores comparable between photos of different
+   * resolutions. Only meaningful to rank near-duplicates of one scene (which of these five shots
+   * to keep): a sharp photo of fog still scores low.
    */
   sharpness: number;
   /** The near-duplicate signature of the network input (tinySignature.ts). */
@@ -122,22 +124,14 @@ export async function decodePhoto(data: Buffer, opts: DecodeOptions): Promise<De
       base = await decodeRgb(open().resize(thumbW, thumbH, { fit: 'fill' }));
       network = await decodeRgb(fromRaw(base).resize(netW, netH, { fit: 'fill' }));
     }
-    const greyLong = Math.min(SHARPNESS_LONG_SIDE, Math.max(base.width, base.height));
-    const greyScale = Math.max(base.width, base.height) / greyLong;
-    // Sharpness stays on libvips' Lanczos + grey conversion (~5 ms): a JS area average would be
-    // ~1 ms but scores photos ~0.66× lower, and keepers are chosen by comparing scores stored
-    // over a library's lifetime, so a new recipe would need every old score re-measured.
     const halved = isHalf(base.width, thumbW) && isHalf(base.height, thumbH);
     const half = halved ? { data: Buffer.from(halvePacked(base.data, base.width, base.height, 3, thumbW, thumbH).buffer), width: thumbW, height: thumbH } : undefined;
     const thumbSource = fromRaw(half ?? base);
-    const [thumbnail, grey] = await Promise.all([
-      (halved || (base.width === thumbW && base.height === thumbH) ? thumbSource : thumbSource.resize(thumbW, thumbH, { fit: 'fill' })).jpeg({ quality: THUMBNAIL_QUALITY }).toBuffer(),
-      fromRaw(base)
-        .resize(Math.max(1, Math.round(base.width / greyScale)), Math.max(1, Math.round(base.height / greyScale)), { fit: 'fill' })
-        .greyscale()
-        .raw()
-        .toBuffer({ resolveWithObject: true }),
-    ]);
+    const encoding = (halved || (base.width === thumbW && base.height === thumbH) ? thumbSource : thumbSource.resize(thumbW, thumbH, { fit: 'fill' })).jpeg({ quality: THUMBNAIL_QUALITY }).toBuffer();
+    // In JS while libvips encodes the thumbnail: the same grey copy and score as the libvips
+    // pipeline it replaces, byte for byte (sharpnessScore.ts), for half its CPU.
+    const sharpness = sharpnessOf(base.data, base.width, base.height, SHARPNESS_LONG_SIDE);
+    const thumbnail = await encoding;
     // The signature describes the network input; its half-size copy, where there is one, gives
     // the same averages for a quarter of the work.
     const tiny = half ? tinySignature(half.data, half.width, half.height, 3, network) : tinySignature(network.data, network.width, network.height, 3);
@@ -148,7 +142,7 @@ export async function decodePhoto(data: Buffer, opts: DecodeOptions): Promise<De
       tiny,
       network: { data: new Uint8Array(network.data.buffer, network.data.byteOffset, network.data.byteLength), width: network.width, height: network.height },
       thumbnail,
-      sharpness: laplacianVariance(grey.data, grey.info.width, grey.info.height, grey.info.channels),
+      sharpness,
     };
   } catch (e) {
     if (e instanceof ImageInputError) throw e;
@@ -174,23 +168,4 @@ function fromRaw(img: { data: Buffer; width: number; height: number }): Sharp {
 /** Whole megapixels where that is precise enough; a small limit would otherwise print as "0 MP". */
 function megapixels(pixels: number): string {
   return pixels >= 10e6 ? (pixels / 1e6).toFixed(0) : String(Number((pixels / 1e6).toPrecision(2)));
-}
-
-/** Variance of the 4-neighbour Laplacian over interior pixels of the first channel. */
-export function laplacianVariance(pixels: Uint8Array, width: number, height: number, channels = 1): number {
-  if (width < 3 || height < 3) return 0;
-  let sum = 0;
-  let sumSq = 0;
-  let n = 0;
-  const at = (x: number, y: number) => pixels[(y * width + x) * channels];
-  for (let y = 1; y < height - 1; y++) {
-    for (let x = 1; x < width - 1; x++) {
-      const v = at(x - 1, y) + at(x + 1, y) + at(x, y - 1) + at(x, y + 1) - 4 * at(x, y);
-      sum += v;
-      sumSq += v * v;
-      n++;
-    }
-  }
-  const mean = sum / n;
-  return sumSq / n - mean * mean;
 }

@@ -13,7 +13,7 @@ import { ImageInputError, type ImageErrorCode } from '../../app/engine/imageErro
 import { loadNetworkInput, toNormalisedNCHW } from '../../app/engine/imageInput.js';
 import { sniffImageType } from '../../app/library/imageSniffer.js';
 import { halvePacked } from '../../app/library/areaResample.js';
-import { decodePhoto, laplacianVariance } from '../../app/library/photoDecoder.js';
+import { decodePhoto } from '../../app/library/photoDecoder.js';
 import { tinySignature } from '../../app/library/tinySignature.js';
 import { nearIdenticalScore } from '../../app/search/pixelVerification.js';
 
@@ -220,15 +220,5 @@ describe('decodePhoto refuses bad input with typed errors', () => {
     const heic = Buffer.concat([Buffer.from('0000001866747970686569630000000068656963', 'hex'), Buffer.from('6d696631', 'hex'), Buffer.alloc(64)]);
     expect(sniffImageType(heic)).toBe('heic');
     await expectImageError(decodePhoto(heic, { networkLongSide: 256 }), 'not-an-image', /HEIC/);
-  });
-});
-
-describe('laplacianVariance', () => {
-  it('is zero on a flat image and large on a checkerboard', () => {
-    const flat = new Uint8Array(16 * 16).fill(128);
-    expect(laplacianVariance(flat, 16, 16)).toBe(0);
-    const checker = new Uint8Array(16 * 16).map((_, i) => (((i % 16) + Math.floor(i / 16)) % 2 ? 255 : 0));
-    expect(laplacianVariance(checker, 16, 16)).toBeGreaterThan(100_000);
-    expect(laplacianVariance(new Uint8Array(4), 2, 2)).toBe(0);
   });
 });
