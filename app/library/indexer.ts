@@ -63,6 +63,9 @@ interface HashJob {
   mtimeMs: number;
 }
 
+/** Files whose quick hash is read ahead of the one being recorded. */
+const HASH_READ_AHEAD = 8;
+
 export class IndexCancelledError extends Error {
   constructor() {
     super('indexing was cancelled');
@@ -165,11 +168,22 @@ export class Indexer {
       // Hash: content identity, so moved and renamed files keep their descriptors and decisions.
       const hashProgress = this.progress('hash');
       let hashed = 0;
-      for (const job of toHash) {
+      // Quick hashes are read a few files ahead (they wait on the disk, not the CPU), while the
+      // decisions and writes below stay in order: two files with one quick hash must meet in
+      // sequence, or neither would see the other and compare full hashes.
+      const quick: Array<Promise<string> | undefined> = [];
+      const readAhead = (i: number) => {
+        if (i >= toHash.length || quick[i]) return;
+        quick[i] = quickHash(toHash[i].path, toHash[i].size);
+        quick[i]!.catch(() => undefined);
+      };
+      for (let i = 0; i < HASH_READ_AHEAD; i++) readAhead(i);
+      for (const [i, job] of toHash.entries()) {
         await this.checkpoint();
+        readAhead(i + HASH_READ_AHEAD);
         hashProgress(++hashed, toHash.length, job.displayPath);
         try {
-          const hash = await this.identify(job);
+          const hash = await this.identify(job, await quick[i]!);
           const previous = this.photos.fileByPath(job.path);
           // A photo and its first file are written together: a photo with no file would be marked gone.
           const { id, created } = writeTransaction(this.db, () => {
@@ -223,8 +237,7 @@ export class Indexer {
     return summary;
   }
 
-  private async identify(job: HashJob): Promise<string> {
-    const quick = await quickHash(job.path, job.size);
+  private async identify(job: HashJob, quick: string): Promise<string> {
     const existing = this.photos.getByHash(quick);
     if (!existing) return quick;
     // Same quick hash as a photo whose file is still present elsewhere: a copy, or two files
