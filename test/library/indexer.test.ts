@@ -26,7 +26,7 @@ describe('Indexer identity', () => {
     const folder = path.join(tmp, 'photos');
     await fs.mkdir(folder);
     // Noise compresses badly: well over 2 MiB, so the middle lies outside the quick hash.
-    const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 100 }).toBuffer();
+    const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg({ quality: 100 }).toBuffer();
     expect(big.length).toBeGreaterThan(2.2 * 1024 * 1024);
     const changed = Buffer.from(big);
     changed[changed.length >> 1] ^= 0x01;
