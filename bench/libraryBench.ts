@@ -2,6 +2,7 @@
 // 1024-px JPEGs and where the time goes, query and grouping cost at 100k descriptors, memory,
 // and search quality through the library (Paris6k-mini protocol A with the official boxes).
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +31,54 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function indexThroughput(label: string, folder: string, model: string | undefined, tmp: string): Promise<{ label: string; photos: number; seconds: number; rate: number; cpuMsPerPhoto: number; model: string; startSeconds: number }> {
+/** CPU milliseconds of each thread of this process so far, by thread id (Linux; empty elsewhere). */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  const tick = 1000 / 100; // USER_HZ is 100 on every Linux Node supports
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tick });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+interface ThreadSplit {
+  main: number;
+  inference: number;
+  libvips: number;
+  other: number;
+}
+
+/**
+ * CPU per photo by where it ran: the main thread (JS: sharpness, signature, SQLite, glue), the
+ * inference workers (network + pooling; taken as the pool's busiest unnamed threads, since Node
+ * names neither them nor libuv's), libvips' own threads (decode, resize, JPEG encode), and the rest
+ * (libuv's pool running sharp and hashing, V8's collector).
+ */
+function splitThreads(before: Map<string, { name: string; ms: number }>, after: Map<string, { name: string; ms: number }>, workers: number, photos: number): ThreadSplit | undefined {
+  if (after.size === 0) return undefined;
+  const used = [...after].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (before.get(tid)?.ms ?? 0) }));
+  const main = used.find((t) => t.tid === String(process.pid))?.ms ?? 0;
+  const unnamed = used.filter((t) => t.tid !== String(process.pid) && !t.name.startsWith('libvips')).sort((a, b) => b.ms - a.ms);
+  const inference = unnamed.slice(0, workers).reduce((a, t) => a + t.ms, 0);
+  const other = unnamed.slice(workers).reduce((a, t) => a + t.ms, 0);
+  const libvips = used.filter((t) => t.name.startsWith('libvips')).reduce((a, t) => a + t.ms, 0);
+  return { main: main / photos, inference: inference / photos, libvips: libvips / photos, other: other / photos };
+}
+
+async function indexThroughput(label: string, folder: string, model: string | undefined, tmp: string): Promise<{ label: string; photos: number; seconds: number; rate: number; cpuMsPerPhoto: number; model: string; startSeconds: number; threads?: ThreadSplit }> {
   const opened = performance.now();
   const library = await Library.open({ dbPath: path.join(tmp, `${label.replace(/\W+/g, '-')}-${model ?? 'default'}.db`.replace(/[^\w.-]+/g, '-')), model });
   try {
@@ -43,12 +91,14 @@ async function indexThroughput(label: string, folder: string, model: string | un
     // CPU time of the whole process (every thread: inference workers, libvips, SQLite): it moves
     // far less than wall time when other work shares the cores.
     const cpu = process.cpuUsage();
+    const threadsBefore = threadCpu();
     const summary = await library.index([folder]);
     const used = process.cpuUsage(cpu);
+    const threadsAfter = threadCpu();
     const photos = library.status().photos.indexed;
     const cpuMsPerPhoto = (used.user + used.system) / 1000 / photos;
     log(`${label} (${library.engine.model.meta.name}): ${photos} photos in ${f1(summary.seconds)} s, ${f1(cpuMsPerPhoto)} ms CPU per photo`);
-    return { label, photos, seconds: summary.seconds, rate: photos / summary.seconds, cpuMsPerPhoto, model: library.engine.model.meta.name, startSeconds };
+    return { label, photos, seconds: summary.seconds, rate: photos / summary.seconds, cpuMsPerPhoto, model: library.engine.model.meta.name, startSeconds, threads: splitThreads(threadsBefore, threadsAfter, library.engine.pool.size, photos) };
   } finally {
     await library.close();
   }
@@ -138,8 +188,14 @@ export async function indexingThroughput(shared: string, tmp: string): Promise<{
   lines.push('', `The clock starts once the library is open and its inference workers have each described one photo: they load the model once per session (${f1(Math.min(...runs.map((r) => r.startSeconds)))}–${f1(Math.max(...runs.map((r) => r.startSeconds)))} s here, from TypeScript sources), which would otherwise be charged to the first few dozen photos.`);
   lines.push('', `Measured on ${new Date().toISOString().slice(0, 10)}. Load average (1 min) meanwhile: ${load.map((l) => l.toFixed(1)).join(' at the start, ')} at the end, on ${cores} cores. Above ~0.5, other work shared the cores: *photos / s* is then lower than an idle machine gives. The next column divides the ${cores} cores' time by the CPU time each photo took, an estimate for an idle machine: it assumes both cores stay busy all the time, which flatters, and uses CPU times measured under load, which other work inflates a little.`);
   lines.push('', 'Where the time goes, per photo (medians of 15; one photo at a time, inference on one thread as each indexing worker runs it). Wall time, and in brackets the CPU time of all threads, which other work on the machine inflates far less:', '');
-  lines.push('| photos | model | decode once (thumbnail + network pixels + sharpness) | network + pooling |', '|---|---|---:|---:|');
+  lines.push('| photos | model | decode once (network pixels, thumbnail, sharpness, signature) | network + pooling |', '|---|---|---:|---:|');
   for (const b of breakdowns) lines.push(`| ${b.photos} | ${b.name} | ${f1(b.decode.wall)} ms (${f1(b.decode.cpu)}) | ${f1(b.network.wall)} ms (${f1(b.network.cpu)}) |`);
+  const split = runs.filter((r) => r.threads);
+  if (split.length > 0) {
+    lines.push('', 'And by thread, from the indexing runs above: CPU ms per photo. *Main*: JS on the main thread (sharpness, signature, EXIF, SQLite, the glue). *Inference*: the workers running the network and pooling. *libvips*: decode, resize and thumbnail encode. *Other*: libuv\'s pool (sharp\'s pipelines start there; hashing, file reads) and V8\'s collector.', '');
+    lines.push('| photos | model | main | inference | libvips | other |', '|---|---|---:|---:|---:|---:|');
+    for (const r of split) lines.push(`| ${r.label} | ${r.model} | ${f1(r.threads!.main)} | ${f1(r.threads!.inference)} | ${f1(r.threads!.libvips)} | ${f1(r.threads!.other)} |`);
+  }
   return { markdown: lines.join('\n'), images };
 }
 
@@ -281,15 +337,29 @@ export async function libraryBench(shared: string): Promise<LibraryBenchResult> 
 }
 
 /** `npm run bench -- --library-only`: measures indexing throughput again and replaces just that part of results.md. */
+/** Replaces one section of results.md, from its heading up to the next one given. */
+async function replaceSection(resultsFile: string, heading: string, nextHeading: string, markdown: string): Promise<void> {
+  const results = await fs.readFile(resultsFile, 'utf8');
+  const start = results.indexOf(heading);
+  const end = results.indexOf(nextHeading);
+  if (start < 0 || end < start) throw new Error(`${resultsFile} has no "${heading}" … "${nextHeading}" section to replace; run the whole bench`);
+  await fs.writeFile(resultsFile, `${results.slice(0, start)}${markdown}\n\n${results.slice(end)}`);
+}
+
 export async function updateThroughputInResults(shared: string, resultsFile: string): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-libbench-'));
   try {
     const { markdown } = await indexingThroughput(shared, tmp);
-    const results = await fs.readFile(resultsFile, 'utf8');
-    const start = results.indexOf('### Indexing throughput');
-    const end = results.indexOf('### Scale');
-    if (start < 0 || end < start) throw new Error(`${resultsFile} has no "### Indexing throughput" … "### Scale" section to replace; run the whole bench`);
-    await fs.writeFile(resultsFile, `${results.slice(0, start)}${markdown}\n\n${results.slice(end)}`);
+    await replaceSection(resultsFile, '### Indexing throughput', '### Scale', markdown);
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+export async function updateScaleInResults(resultsFile: string): Promise<void> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-libbench-'));
+  try {
+    await replaceSection(resultsFile, '### Scale', '### Duplicate quality', ['### Scale', '', ...(await scale(tmp))].join('\n'));
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }

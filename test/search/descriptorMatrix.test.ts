@@ -95,6 +95,13 @@ describe('DescriptorMatrix', () => {
     expect(() => m.upsert(1, new Float32Array(d - 1))).toThrow(/dimensions/);
     expect(() => m.upsert(1.5, new Float32Array(d))).toThrow(/integer/);
     expect(() => m.upsert(1, new Float32Array(d).fill(NaN))).toThrow(/NaN/);
+    // One bad value anywhere, in the unrolled body or the tail of the check, names its place.
+    for (const [at, bad] of [[0, NaN], [5, Infinity], [3 * 7 - 1, -Infinity], [3 * 7 - 2, NaN]] as const) {
+      const values = Float32Array.from({ length: 3 * 7 }, (_, i) => (i % 5) - 2.5);
+      values[at] = bad;
+      expect(() => DescriptorMatrix.from([1, 2, 3], values, 7)).toThrow(new RegExp(`value ${at} is ${bad}`));
+    }
+    expect(DescriptorMatrix.from([1, 2, 3], Float32Array.from({ length: 21 }, (_, i) => (i % 2 ? -1e38 : 3.4e38)), 7).size).toBe(3);
     expect(() => m.topK(new Float32Array(d + 1), 3)).toThrow(/dimensions/);
   });
 
