@@ -59,7 +59,18 @@ describe.skipIf(why !== null)('the library in the browser', () => {
   it('shows every photo in the grid and moves through it with the keyboard', async () => {
     await page.getByTestId('nav-photos').click();
     await page.getByTestId('grid-cell').first().waitFor();
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('[data-testid=grid-cell] img')).some((i) => (i as HTMLImageElement).naturalWidth > 0));
+    // Every thumbnail in view loaded and decoded (they decode asynchronously), so the screenshot
+    // shows the grid as a user sees it a moment later, not half-painted tiles.
+    await page.waitForFunction(() => {
+      const inView = Array.from(document.querySelectorAll<HTMLImageElement>('[data-testid=grid-cell] img')).filter((i) => {
+        const r = i.getBoundingClientRect();
+        return r.bottom > 0 && r.top < window.innerHeight;
+      });
+      return inView.length > 0 && inView.every((i) => i.complete && i.naturalWidth > 0);
+    }, null, { timeout: 30_000 });
+    await page.evaluate(() => Promise.all(Array.from(document.querySelectorAll<HTMLImageElement>('[data-testid=grid-cell] img'))
+      .filter((i) => i.complete && i.naturalWidth > 0)
+      .map((i) => i.decode().catch(() => undefined))));
     await shot('05-photos');
     // By folder, A → Z, then page down until the query photo is on screen.
     await page.keyboard.press('f');
