@@ -46,6 +46,29 @@ export async function createSession(onnxPath: string | Uint8Array, threads = 1, 
   return typeof onnxPath === 'string' ? ort.InferenceSession.create(onnxPath, options) : ort.InferenceSession.create(onnxPath, options);
 }
 
+/**
+ * One reusable buffer for the network input of the photo being described. A fresh 2.4 MB array
+ * per 512-px photo made the inference workers' collector run a full mark-compact every ~10
+ * photos (external memory pressure). A second call while one is in flight gets a fresh array.
+ */
+class InputBuffer {
+  private buffer = new Float32Array(0);
+  private busy = false;
+
+  take(length: number): Float32Array {
+    if (this.busy) return new Float32Array(length);
+    this.busy = true;
+    if (this.buffer.length < length) this.buffer = new Float32Array(length);
+    return this.buffer.subarray(0, length);
+  }
+
+  release(view: Float32Array | undefined): void {
+    if (view && view.buffer === this.buffer.buffer) this.busy = false;
+  }
+}
+
+const inputBuffer = new InputBuffer();
+
 export async function describeRaw(model: ExtractorModel, source: ImageSource, options: DescribeOptions = {}): Promise<RawDescription> {
   const scales = options.scales ?? [512];
   const timings = { decodeMs: 0, networkMs: 0, poolMs: 0 };
@@ -54,22 +77,31 @@ export async function describeRaw(model: ExtractorModel, source: ImageSource, op
   let originalHeight = 0;
   for (const longSide of scales) {
     let t = performance.now();
-    const input = await loadNetworkInput(source, {
-      longSide,
-      normalisation: model.normalisation,
-      box: options.box,
-      boxMode: options.boxMode,
-      maxPixels: options.maxPixels,
-    });
-    originalWidth = input.originalWidth;
-    originalHeight = input.originalHeight;
-    timings.decodeMs += performance.now() - t;
-    if (input.width < model.stride || input.height < model.stride) {
-      throw new ImageInputError('too-small', `${input.width}×${input.height} network input is smaller than one ${model.stride}-px feature cell`, typeof source === 'string' ? source : undefined);
+    let taken: Float32Array | undefined;
+    let result: ort.InferenceSession.OnnxValueMapType;
+    let input: Awaited<ReturnType<typeof loadNetworkInput>>;
+    try {
+      input = await loadNetworkInput(source, {
+        longSide,
+        normalisation: model.normalisation,
+        box: options.box,
+        boxMode: options.boxMode,
+        maxPixels: options.maxPixels,
+        into: (length) => (taken = inputBuffer.take(length)),
+      });
+      originalWidth = input.originalWidth;
+      originalHeight = input.originalHeight;
+      timings.decodeMs += performance.now() - t;
+      if (input.width < model.stride || input.height < model.stride) {
+        throw new ImageInputError('too-small', `${input.width}×${input.height} network input is smaller than one ${model.stride}-px feature cell`, typeof source === 'string' ? source : undefined);
+      }
+      t = performance.now();
+      const tensor = new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]);
+      result = await model.session.run({ [model.inputName]: tensor });
+      tensor.dispose?.();
+    } finally {
+      inputBuffer.release(taken);
     }
-    t = performance.now();
-    const tensor = new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]);
-    const result = await model.session.run({ [model.inputName]: tensor });
     const features = result[model.outputName];
     const [, channels, height, width] = features.dims as number[];
     timings.networkMs += performance.now() - t;
@@ -81,7 +113,6 @@ export async function describeRaw(model: ExtractorModel, source: ImageSource, op
       ? await poolScaleOverProposals(model.rpn, map, geometry, longSide, input, options.grid)
       : poolScale(map, geometry, longSide, options.grid));
     timings.poolMs += performance.now() - t;
-    tensor.dispose?.();
     features.dispose?.();
   }
   return { originalWidth, originalHeight, scales: out, timings };

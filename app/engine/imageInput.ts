@@ -29,6 +29,8 @@ export interface ImageInputOptions {
   maxPixels?: number;
   /** Refuse images (or boxes) whose short side is below this many pixels (default 32: one feature cell). */
   minSide?: number;
+  /** Where to write the normalised input, given its length: a buffer the caller reuses (default: a new array). */
+  into?: (length: number) => Float32Array;
 }
 
 export interface NetworkInput {
@@ -174,7 +176,7 @@ export async function loadNetworkInput(source: ImageSource, options: ImageInputO
     throw new Error(`decoder returned ${info.width}×${info.height}, expected ${outW}×${outH}`);
   }
   return {
-    data: toNormalisedNCHW(pixels, info.width, info.height, info.channels, options.normalisation),
+    data: toNormalisedNCHW(pixels, info.width, info.height, info.channels, options.normalisation, options.into?.(3 * info.width * info.height)),
     width: info.width,
     height: info.height,
     originalWidth: rawW,
@@ -185,9 +187,10 @@ export async function loadNetworkInput(source: ImageSource, options: ImageInputO
   };
 }
 
-export function toNormalisedNCHW(pixels: Uint8Array, width: number, height: number, channels: number, n: InputNormalisation): Float32Array {
+export function toNormalisedNCHW(pixels: Uint8Array, width: number, height: number, channels: number, n: InputNormalisation, into?: Float32Array): Float32Array {
   const plane = width * height;
-  const out = new Float32Array(3 * plane);
+  if (into && into.length !== 3 * plane) throw new RangeError(`output holds ${into.length} values, not 3 × ${width} × ${height}`);
+  const out = into ?? new Float32Array(3 * plane);
   // A byte has only 256 values: a table per channel of (v − mean) / std turns the per-pixel
   // subtract and divide into a lookup, with bit-identical results.
   const tables = [0, 1, 2].map((c) => Float32Array.from({ length: 256 }, (_, v) => (v - n.mean[c]) / n.std[c]));

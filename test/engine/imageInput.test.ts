@@ -227,6 +227,23 @@ describe('loadNetworkInput: good input', () => {
     }
   });
 
+  it('writes into a buffer the caller hands it, which must be exactly the size of the tensor', async () => {
+    const pixels = Uint8Array.from({ length: 5 * 4 * 3 }, (_, i) => (i * 37) % 256);
+    const n = NORMALISATIONS.imagenet;
+    const into = new Float32Array(3 * 5 * 4).fill(123);
+    expect(toNormalisedNCHW(pixels, 5, 4, 3, n, into)).toBe(into);
+    expect([...into]).toEqual([...toNormalisedNCHW(pixels, 5, 4, 3, n)]);
+    expect(() => toNormalisedNCHW(pixels, 5, 4, 3, n, new Float32Array(59))).toThrow(RangeError);
+    // loadNetworkInput asks for the size it needs and fills what it gets.
+    const png = await sharp(Buffer.from(pixels), { raw: { width: 5, height: 4, channels: 3 } }).png().toBuffer();
+    let asked = 0;
+    const reused = new Float32Array(1000);
+    const input = await loadNetworkInput(png, { longSide: 5, normalisation: n, minSide: 1, into: (length) => reused.subarray(0, (asked = length)) });
+    expect(asked).toBe(60);
+    expect(input.data.buffer).toBe(reused.buffer);
+    expect([...input.data]).toEqual([...toNormalisedNCHW(pixels, 5, 4, 3, n)]);
+  });
+
   it('drops the alpha channel and expands greyscale to three equal channels', async () => {
     const rgba = await sharp({ create: { width: 40, height: 40, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 0.5 } } }).png().toBuffer();
     const a = await load(rgba, { longSide: 40, normalisation: NORMALISATIONS.zeroToOne });
