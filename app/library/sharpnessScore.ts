@@ -256,6 +256,25 @@ function pairColumns(grey: Uint8Array, width: number, height: number): Float64Ar
 }
 
 /**
+ * One output line of a paired reduce: acc[k] = PAIR_BIAS + Σ weight[t] · src[index[t] · n + k] over
+ * the `stride` taps from `first`, for k < n (src holds lines of n paired samples). Taps come eight
+ * at a time (planAxis pads them with zero weights), so the inner loop reads eight lines at once.
+ */
+function accumulateTaps(acc: Float64Array, src: Float64Array, n: number, index: Int32Array, weight: Int32Array, first: number, stride: number): void {
+  for (let t = first, end = first + stride; t < end; t += TAP_BLOCK) {
+    const w0 = weight[t], w1 = weight[t + 1], w2 = weight[t + 2], w3 = weight[t + 3];
+    const w4 = weight[t + 4], w5 = weight[t + 5], w6 = weight[t + 6], w7 = weight[t + 7];
+    const l0 = index[t] * n, l1 = index[t + 1] * n, l2 = index[t + 2] * n, l3 = index[t + 3] * n;
+    const l4 = index[t + 4] * n, l5 = index[t + 5] * n, l6 = index[t + 6] * n, l7 = index[t + 7] * n;
+    if (t === first) {
+      for (let k = 0; k < n; k++) acc[k] = PAIR_BIAS + w0 * src[l0 + k] + w1 * src[l1 + k] + w2 * src[l2 + k] + w3 * src[l3 + k] + w4 * src[l4 + k] + w5 * src[l5 + k] + w6 * src[l6 + k] + w7 * src[l7 + k];
+    } else {
+      for (let k = 0; k < n; k++) acc[k] += w0 * src[l0 + k] + w1 * src[l1 + k] + w2 * src[l2 + k] + w3 * src[l3 + k] + w4 * src[l4 + k] + w5 * src[l5 + k] + w6 * src[l6 + k] + w7 * src[l7 + k];
+    }
+  }
+}
+
+/**
  * Vertical reduce of column pairs (from pairColumns), written transposed and paired by rows:
  * output rows y and y + ⌈outHeight/2⌉ of column x share out[x·⌈outHeight/2⌉ + y].
  */
@@ -267,17 +286,7 @@ function reduceRowsPaired(src: Float64Array, width: number, height: number, outH
   const out = new Float64Array(width * outHalf);
   const acc = new Float64Array(half);
   for (let y = 0; y < outHeight; y++) {
-    for (let t = y * stride, end = t + stride; t < end; t += TAP_BLOCK) {
-      const w0 = weight[t], w1 = weight[t + 1], w2 = weight[t + 2], w3 = weight[t + 3];
-      const w4 = weight[t + 4], w5 = weight[t + 5], w6 = weight[t + 6], w7 = weight[t + 7];
-      const r0 = index[t] * half, r1 = index[t + 1] * half, r2 = index[t + 2] * half, r3 = index[t + 3] * half;
-      const r4 = index[t + 4] * half, r5 = index[t + 5] * half, r6 = index[t + 6] * half, r7 = index[t + 7] * half;
-      if (t === y * stride) {
-        for (let x = 0; x < half; x++) acc[x] = PAIR_BIAS + w0 * src[r0 + x] + w1 * src[r1 + x] + w2 * src[r2 + x] + w3 * src[r3 + x] + w4 * src[r4 + x] + w5 * src[r5 + x] + w6 * src[r6 + x] + w7 * src[r7 + x];
-      } else {
-        for (let x = 0; x < half; x++) acc[x] += w0 * src[r0 + x] + w1 * src[r1 + x] + w2 * src[r2 + x] + w3 * src[r3 + x] + w4 * src[r4 + x] + w5 * src[r5 + x] + w6 * src[r6 + x] + w7 * src[r7 + x];
-      }
-    }
+    accumulateTaps(acc, src, half, index, weight, y * stride, stride);
     const lane = y < outHalf ? 1 : LANE;
     const o = y < outHalf ? y : y - outHalf;
     for (let x = 0; x < half; x++) {
@@ -302,17 +311,7 @@ function reduceColumnsPaired(src: Float64Array, width: number, outHeight: number
   const out = new Uint8Array(outWidth * outHeight);
   const acc = new Float64Array(half);
   for (let x = 0; x < outWidth; x++) {
-    for (let t = x * stride, end = t + stride; t < end; t += TAP_BLOCK) {
-      const w0 = weight[t], w1 = weight[t + 1], w2 = weight[t + 2], w3 = weight[t + 3];
-      const w4 = weight[t + 4], w5 = weight[t + 5], w6 = weight[t + 6], w7 = weight[t + 7];
-      const c0 = index[t] * half, c1 = index[t + 1] * half, c2 = index[t + 2] * half, c3 = index[t + 3] * half;
-      const c4 = index[t + 4] * half, c5 = index[t + 5] * half, c6 = index[t + 6] * half, c7 = index[t + 7] * half;
-      if (t === x * stride) {
-        for (let y = 0; y < half; y++) acc[y] = PAIR_BIAS + w0 * src[c0 + y] + w1 * src[c1 + y] + w2 * src[c2 + y] + w3 * src[c3 + y] + w4 * src[c4 + y] + w5 * src[c5 + y] + w6 * src[c6 + y] + w7 * src[c7 + y];
-      } else {
-        for (let y = 0; y < half; y++) acc[y] += w0 * src[c0 + y] + w1 * src[c1 + y] + w2 * src[c2 + y] + w3 * src[c3 + y] + w4 * src[c4 + y] + w5 * src[c5 + y] + w6 * src[c6 + y] + w7 * src[c7 + y];
-      }
-    }
+    accumulateTaps(acc, src, half, index, weight, x * stride, stride);
     const o = x * outHeight;
     for (let y = 0; y < half; y++) {
       const total = acc[y];
