@@ -124,10 +124,12 @@ export async function decodePhoto(data: Buffer, opts: DecodeOptions): Promise<De
       base = await decodeRgb(open().resize(thumbW, thumbH, { fit: 'fill' }));
       network = await decodeRgb(fromRaw(base).resize(netW, netH, { fit: 'fill' }));
     }
-    const halved = isHalf(base.width, thumbW) && isHalf(base.height, thumbH);
-    const half = halved ? { data: Buffer.from(halvePacked(base.data, base.width, base.height, 3, thumbW, thumbH).buffer), width: thumbW, height: thumbH } : undefined;
-    const thumbSource = fromRaw(half ?? base);
-    const encoding = (halved || (base.width === thumbW && base.height === thumbH) ? thumbSource : thumbSource.resize(thumbW, thumbH, { fit: 'fill' })).jpeg({ quality: THUMBNAIL_QUALITY }).toBuffer();
+    const half = isHalf(base.width, thumbW) && isHalf(base.height, thumbH)
+      ? { data: Buffer.from(halvePacked(base.data, base.width, base.height, 3, thumbW, thumbH).buffer), width: thumbW, height: thumbH }
+      : undefined;
+    const thumbPixels = half ?? base;
+    const thumbSource = fromRaw(thumbPixels);
+    const encoding = (thumbPixels.width === thumbW && thumbPixels.height === thumbH ? thumbSource : thumbSource.resize(thumbW, thumbH, { fit: 'fill' })).jpeg({ quality: THUMBNAIL_QUALITY }).toBuffer();
     // In JS while libvips encodes the thumbnail: the same grey copy and score as the libvips
     // pipeline it replaces, byte for byte (sharpnessScore.ts), for half its CPU.
     const sharpness = sharpnessOf(base.data, base.width, base.height, SHARPNESS_LONG_SIDE);
