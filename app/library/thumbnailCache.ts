@@ -8,7 +8,11 @@ import path from 'node:path';
 
 // `q1:<64 hex>` / `f1:<64 hex>` from contentHash.ts; anything else could smuggle `..` or a
 // separator into a path.
-const HASH_PATTERN = /^([a-z0-9]{1,8}):([0-9a-f]{16,128})$/;
+const SCHEME = '[a-z0-9]{1,8}';
+const DIGEST = '[0-9a-f]{16,128}';
+const HASH_PATTERN = new RegExp(`^(${SCHEME}):(${DIGEST})$`);
+// What relativePathFor gives, in the current format or the WebP of libraries indexed before it.
+const STORED_PATTERN = new RegExp(`^[0-9a-f]{2}/${SCHEME}-${DIGEST}\\.(?:jpg|webp)$`);
 
 export class ThumbnailCache {
   constructor(readonly dir: string) {}
@@ -83,7 +87,7 @@ export class ThumbnailCache {
 
   /** Removes a thumbnail by the relative path put() returned (one of an older format, say); absent is fine. */
   async deleteStored(relativePath: string): Promise<void> {
-    if (!/^[0-9a-f]{2}\/[a-z0-9]{1,8}-[0-9a-f]{16,128}\.(jpg|webp)$/.test(relativePath)) throw new RangeError(`not a stored thumbnail path: ${JSON.stringify(relativePath)}`);
+    if (!STORED_PATTERN.test(relativePath)) throw new RangeError(`not a stored thumbnail path: ${JSON.stringify(relativePath)}`);
     await fs.rm(path.join(this.dir, ...relativePath.split('/')), { force: true });
   }
 }
