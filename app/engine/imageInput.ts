@@ -33,9 +33,8 @@ export interface ImageInputOptions {
   into?: (length: number) => Float32Array;
 }
 
-export interface NetworkInput {
-  /** [1, 3, height, width], normalised. */
-  data: Float32Array;
+/** Where the network's input pixels sit in the photo, and their size. */
+export interface NetworkGeometry {
   width: number;
   height: number;
   /** The oriented original's size. */
@@ -45,6 +44,18 @@ export interface NetworkInput {
   scale: number;
   offsetX: number;
   offsetY: number;
+}
+
+export interface NetworkInput extends NetworkGeometry {
+  /** [1, 3, height, width], normalised. */
+  data: Float32Array;
+}
+
+/** The network input before normalisation: oriented, cropped, resized 8-bit pixels. */
+export interface NetworkPixels extends NetworkGeometry {
+  /** Packed, `channels` bytes per pixel (3, or 1 for a grey image). */
+  pixels: Uint8Array;
+  channels: number;
 }
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -67,6 +78,15 @@ export function isRawPixels(source: ImageSource): source is RawPixels {
 }
 
 export async function loadNetworkInput(source: ImageSource, options: ImageInputOptions): Promise<NetworkInput> {
+  const { pixels, channels, ...geometry } = await loadNetworkPixels(source, options);
+  return {
+    data: toNormalisedNCHW(pixels, geometry.width, geometry.height, channels, options.normalisation, options.into?.(3 * geometry.width * geometry.height)),
+    ...geometry,
+  };
+}
+
+/** loadNetworkInput's pixels, before they are normalised into floats. */
+export async function loadNetworkPixels(source: ImageSource, options: Omit<ImageInputOptions, 'normalisation' | 'into'>): Promise<NetworkPixels> {
   const label = typeof source === 'string' ? source : undefined;
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const minSide = options.minSide ?? 32;
@@ -176,7 +196,8 @@ export async function loadNetworkInput(source: ImageSource, options: ImageInputO
     throw new Error(`decoder returned ${info.width}×${info.height}, expected ${outW}×${outH}`);
   }
   return {
-    data: toNormalisedNCHW(pixels, info.width, info.height, info.channels, options.normalisation, options.into?.(3 * info.width * info.height)),
+    pixels,
+    channels: info.channels,
     width: info.width,
     height: info.height,
     originalWidth: rawW,

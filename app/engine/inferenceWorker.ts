@@ -4,19 +4,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isImageInputError } from './imageErrors.js';
 import { isRawPixels } from './imageInput.js';
-import { createSession, describeRaw, type DescribeOptions, type ExtractorModel } from './featureExtractor.js';
+import { createBackboneSession, createSession, describeRaw, type DescribeOptions, type ExtractorModel } from './featureExtractor.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
 const modelReady: Promise<ExtractorModel> = Promise.all([
-  createSession(init.onnxPath, init.threads, init.executionProviders),
+  createBackboneSession(init.onnxPath, init.threads, init.executionProviders, { ...init, floatIo: Boolean(init.rpn) }),
   init.rpn ? createSession(init.rpn.headPath, init.threads, init.executionProviders) : undefined,
-]).then(([session, head]) => ({
-  session,
-  inputName: init.inputName,
-  outputName: init.outputName,
+]).then(([backbone, head]) => ({
+  ...backbone,
   stride: init.stride,
   normalisation: init.normalisation,
   rpn: head && init.rpn ? { session: head, anchors: init.rpn.anchors, proposals: init.rpn.proposals } : undefined,

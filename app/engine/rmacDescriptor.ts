@@ -1,7 +1,7 @@
 // R-MAC aggregation (DESIGN.md §1.1 steps 4–6): region max-pool → L2 → whiten → L2 → sum → L2.
 // Raw (pre-whitening) region vectors are what the workers return, so one forward pass serves
 // every variant (MAC, R-MAC, whitened, multi-resolution) and whitening can be refitted later.
-import { maxPoolRegions, type FeatureMap } from './regionPooling.js';
+import { maxPoolRegions, type FeatureMap, type QuantisedFeatureMap } from './regionPooling.js';
 import { rmacRegions, type CellRegion, type RmacGridOptions } from './rmacRegions.js';
 import { l2normalize, addInto } from './vectorMath.js';
 import { applyWhitening, applyWhiteningBatch, type Whitening } from './whitening.js';
@@ -44,7 +44,7 @@ export interface ImageGeometry {
   stride: number;
 }
 
-export function poolScale(map: FeatureMap, geometry: ImageGeometry, longSide: number, regions: CellRegion[] | RmacGridOptions = {}): ScaleDescription {
+export function poolScale(map: FeatureMap | QuantisedFeatureMap, geometry: ImageGeometry, longSide: number, regions: CellRegion[] | RmacGridOptions = {}): ScaleDescription {
   const cells = Array.isArray(regions) ? regions : rmacRegions(map.width, map.height, regions);
   const px = geometry.stride * geometry.scale;
   // MAC rides along as one more region: pooling all regions in one pass reads the map once.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globalMaxPool, maxPoolRegion, maxPoolRegions, type FeatureMap } from '../../app/engine/regionPooling.js';
+import { globalMaxPool, maxPoolRegion, maxPoolRegions, type FeatureMap, type QuantisedFeatureMap } from '../../app/engine/regionPooling.js';
 import { rmacRegions, type CellRegion } from '../../app/engine/rmacRegions.js';
 import { l2normalize } from '../../app/engine/vectorMath.js';
 
@@ -94,6 +94,48 @@ describe('maxPoolRegions (all regions of a map in one pass)', () => {
   it('refuses a region outside the map, as maxPoolRegion does, and pools nothing for no regions', () => {
     expect(() => maxPoolRegions(map, [{ x: 0, y: 0, width: 1, height: 1 }, { x: 4, y: 0, width: 1, height: 1 }])).toThrow(/outside/);
     expect(maxPoolRegions(map, [])).toEqual([]);
+  });
+});
+
+describe('maxPoolRegions over a byte map (channels last, dequantised maxima)', () => {
+  /** The same map dequantised as onnxruntime's DequantizeLinear does, channel-major, for maxPoolRegion. */
+  function dequantised(q: QuantisedFeatureMap): FeatureMap {
+    const { channels, height, width } = q;
+    const data = new Float32Array(channels * height * width);
+    for (let i = 0; i < height * width; i++) {
+      for (let c = 0; c < channels; c++) data[c * height * width + i] = Math.fround((q.data[i * channels + c] - q.zeroPoint) * Math.fround(q.scale));
+    }
+    return { data, channels, height, width };
+  }
+
+  function randomBytes(channels: number, height: number, width: number, seed: number, byteOffset: number, zeroPoint: number): QuantisedFeatureMap {
+    const r = lcg(seed);
+    const buffer = new Uint8Array(byteOffset + channels * height * width);
+    // ReLU-like: most cells at the zero point, the rest spread over the whole byte range.
+    for (let i = byteOffset; i < buffer.length; i++) buffer[i] = r() < 0.5 ? zeroPoint : Math.floor(r() * 256);
+    return { data: buffer.subarray(byteOffset), channels, height, width, scale: 0.0235294122248888, zeroPoint };
+  }
+
+  it('gives bit for bit the floats of pooling the dequantised map, for any channel count, offset and zero point', () => {
+    const cases: Array<[channels: number, height: number, width: number, byteOffset: number, zeroPoint: number]> = [
+      [816, 24, 32, 0, 0], [816, 27, 32, 0, 0], [8, 13, 40, 0, 0], [5, 9, 9, 0, 17], [7, 6, 8, 3, 255], [12, 1, 1, 1, 0], [4, 12, 16, 2, 128],
+    ];
+    cases.forEach(([channels, height, width, byteOffset, zeroPoint], i) => {
+      const q = randomBytes(channels, height, width, 500 + i, byteOffset, zeroPoint);
+      const f = dequantised(q);
+      const regions = [...rmacRegions(width, height), ...rmacRegions(width, height, { levels: 5 }), { x: 0.5, y: -1, width: width / 2, height: height / 3 + 1 }, { x: 0, y: 0, width, height }];
+      const pooled = maxPoolRegions(q, regions);
+      expect(pooled.length).toBe(regions.length);
+      regions.forEach((region, k) => {
+        expect(Array.from(pooled[k]), `${channels} channels, region ${JSON.stringify(region)} of ${width}×${height}`).toEqual(Array.from(maxPoolRegion(f, region)));
+      });
+    });
+  });
+
+  it('refuses a byte count that does not match the shape, and a region outside the map', () => {
+    const q = randomBytes(4, 3, 3, 1, 0, 0);
+    expect(() => maxPoolRegions({ ...q, channels: 5 }, [{ x: 0, y: 0, width: 1, height: 1 }])).toThrow(/36 bytes for a 3×3×5 map/);
+    expect(() => maxPoolRegions(q, [{ x: 3, y: 0, width: 1, height: 1 }])).toThrow(/outside/);
   });
 });
 
