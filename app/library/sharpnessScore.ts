@@ -89,6 +89,17 @@ const LANE_HALF = 2 ** 23;
 const LANE_INV = 2 ** -24;
 const PAIR_BIAS = WEIGHT_HALF * (1 + LANE);
 
+// Work arrays kept from call to call (sharpnessOf runs synchronously, one call at a time): the
+// ~2 MB of fresh arrays a 512-px photo needed kept the collector's helper threads busy for ~1 ms
+// of CPU per photo.
+type ScratchArray = Uint8Array | Int32Array | Float64Array;
+const scratch = new Map<string, ScratchArray>();
+function reuse<T extends ScratchArray>(key: string, length: number, make: (n: number) => T): T {
+  let a = scratch.get(key) as T | undefined;
+  if (!a || a.length < length) scratch.set(key, (a = make(length)));
+  return a.subarray(0, length) as T;
+}
+
 export interface GreyImage {
   data: Uint8Array;
   width: number;
@@ -108,7 +119,8 @@ export function sharpnessOf(rgb: Uint8Array, width: number, height: number, long
 /** The grey copy sharpnessOf measures: byte for byte what sharp's resize + greyscale gives. */
 export function sharpnessGrey(rgb: Uint8Array, width: number, height: number, longSide = 384): GreyImage {
   const grey = reducedGrey(rgb, width, height, longSide);
-  if (!grey.transposed) return { data: grey.data, width: grey.width, height: grey.height };
+  // A copy: the reduced grey may be one of the work arrays the next call overwrites.
+  if (!grey.transposed) return { data: grey.data.slice(), width: grey.width, height: grey.height };
   const data = new Uint8Array(grey.data.length);
   for (let x = 0; x < grey.width; x++) for (let y = 0; y < grey.height; y++) data[y * grey.width + x] = grey.data[x * grey.height + y];
   return { data, width: grey.width, height: grey.height };
@@ -153,15 +165,15 @@ function reducedGrey(rgb: Uint8Array, width: number, height: number, longSide: n
 
 /** libvips' sRGB → B_W of packed RGB: luminance in linear light, back to 8-bit sRGB. */
 function greyOf(rgb: Uint8Array, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(width * height);
+  const out = reuse('grey', width * height, (n) => new Uint8Array(n));
   // Pixels in ambiguous buckets, for the exact path. Branch-free: a rarely taken branch here has
   // too little type feedback and V8 keeps deoptimising the loop (~2× slower).
-  let pending = new Int32Array(4 * width);
+  let pending = reuse('pending', 4 * width, (n) => new Int32Array(n));
   let n = 0;
   for (let y = 0, i = 0, p = 0; y < height; y++) {
     if (pending.length - n < width) {
-      const grown = new Int32Array(2 * pending.length);
-      grown.set(pending);
+      const grown = reuse('pending', 2 * pending.length, (k) => new Int32Array(k));
+      if (grown.buffer !== pending.buffer) grown.set(pending);
       pending = grown;
     }
     for (let end = i + width; i < end; i++, p += 3) {
@@ -245,7 +257,7 @@ function planAxis(length: number, outLength: number, shrinkAsked: number, restar
 function pairColumns(grey: Uint8Array, width: number, height: number): Float64Array {
   const half = (width + 1) >> 1;
   const partnered = width - half;
-  const out = new Float64Array(half * height);
+  const out = reuse('pairs', half * height, (n) => new Float64Array(n));
   for (let y = 0; y < height; y++) {
     const row = y * half;
     const src = y * width;
@@ -283,8 +295,8 @@ function reduceRowsPaired(src: Float64Array, width: number, height: number, outH
   const half = (width + 1) >> 1;
   const partnered = width - half;
   const outHalf = (outHeight + 1) >> 1;
-  const out = new Float64Array(width * outHalf);
-  const acc = new Float64Array(half);
+  const out = reuse('rows', width * outHalf, (n) => new Float64Array(n)).fill(0);
+  const acc = reuse('acc', half, (n) => new Float64Array(n));
   for (let y = 0; y < outHeight; y++) {
     accumulateTaps(acc, src, half, index, weight, y * stride, stride);
     const lane = y < outHalf ? 1 : LANE;
@@ -308,8 +320,8 @@ function reduceColumnsPaired(src: Float64Array, width: number, outHeight: number
   const { stride, index, weight } = planAxis(width, outWidth, shrink, outWidth);
   const half = (outHeight + 1) >> 1;
   const partnered = outHeight - half;
-  const out = new Uint8Array(outWidth * outHeight);
-  const acc = new Float64Array(half);
+  const out = reuse('reduced', outWidth * outHeight, (n) => new Uint8Array(n));
+  const acc = reuse('acc', half, (n) => new Float64Array(n));
   for (let x = 0; x < outWidth; x++) {
     accumulateTaps(acc, src, half, index, weight, x * stride, stride);
     const o = x * outHeight;
