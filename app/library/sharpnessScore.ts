@@ -4,7 +4,10 @@
 // near-duplicate to keep, so they must not move: this repeats the arithmetic of the libvips that
 // sharp 0.35 ships (8.18: sRGB → B_W colourspace, then vips_resize with Lanczos 3), roundings and
 // all, and gives the same grey image byte for byte, hence the same score. Each quirk below was
-// found by comparing against sharp; change none of them without comparing again.
+// found by comparing against sharp; change none of them without comparing again. The loops over
+// pixels run in WebAssembly (pixelKernels.c); the plans, tables and rare exact cases stay here.
+
+import { pixelKernels, type PixelKernels } from '../engine/pixelKernels.js';
 
 const f32 = Math.fround;
 
@@ -78,27 +81,8 @@ const RESIZE_GAP = 2;
 // pipeline.
 const STRIP_ROWS = 16;
 const TILE_COLUMNS = 128;
-// Filter sums take their taps 8 at a time: one pass over the accumulator per 8 taps rather than per
-// tap is ~3× faster in V8.
+// Each output sample's taps are padded with zero weights to a multiple of this.
 const TAP_BLOCK = 8;
-
-// Two 8-bit pixels ride in one double, the second scaled by 2^24: every filter sum stays within
-// ±2^22 per pixel, so one multiply-add filters both exactly and they separate again afterwards.
-const LANE = 2 ** 24;
-const LANE_HALF = 2 ** 23;
-const LANE_INV = 2 ** -24;
-const PAIR_BIAS = WEIGHT_HALF * (1 + LANE);
-
-// Work arrays kept from call to call (sharpnessOf runs synchronously, one call at a time): the
-// ~2 MB of fresh arrays a 512-px photo needed kept the collector's helper threads busy for ~1 ms
-// of CPU per photo.
-type ScratchArray = Uint8Array | Int32Array | Float64Array;
-const scratch = new Map<string, ScratchArray>();
-function reuse<T extends ScratchArray>(key: string, length: number, make: (n: number) => T): T {
-  let a = scratch.get(key) as T | undefined;
-  if (!a || a.length < length) scratch.set(key, (a = make(length)));
-  return a.subarray(0, length) as T;
-}
 
 export interface GreyImage {
   data: Uint8Array;
@@ -106,28 +90,20 @@ export interface GreyImage {
   height: number;
 }
 
-/**
- * decodePhoto's sharpness of packed 8-bit sRGB pixels: variance of the 4-neighbour Laplacian of a
- * grey copy reduced (Lanczos 3) to long side `longSide`, or the photo's own if that is smaller.
- */
-export function sharpnessOf(rgb: Uint8Array, width: number, height: number, longSide = 384): number {
-  // The Laplacian and its sums are the same on the transposed image.
-  const grey = reducedGrey(rgb, width, height, longSide);
-  return grey.transposed ? laplacianVarianceOf(grey.data, grey.height, grey.width) : laplacianVarianceOf(grey.data, grey.width, grey.height);
+/** Output size and resize steps of the grey copy, as sharp and vips_resize choose them. */
+interface GreyPlan {
+  width: number;
+  height: number;
+  outW: number;
+  outH: number;
+  hshrink: number;
+  vshrink: number;
+  /** vips_resize's integer box pre-shrink per axis (1: none). */
+  kx: number;
+  ky: number;
 }
 
-/** The grey copy sharpnessOf measures: byte for byte what sharp's resize + greyscale gives. */
-export function sharpnessGrey(rgb: Uint8Array, width: number, height: number, longSide = 384): GreyImage {
-  const grey = reducedGrey(rgb, width, height, longSide);
-  // A copy: the reduced grey may be one of the work arrays the next call overwrites.
-  if (!grey.transposed) return { data: grey.data.slice(), width: grey.width, height: grey.height };
-  const data = new Uint8Array(grey.data.length);
-  for (let x = 0; x < grey.width; x++) for (let y = 0; y < grey.height; y++) data[y * grey.width + x] = grey.data[x * grey.height + y];
-  return { data, width: grey.width, height: grey.height };
-}
-
-/** The reduced grey image, row-major or (transposed) column-major. */
-function reducedGrey(rgb: Uint8Array, width: number, height: number, longSide: number): GreyImage & { transposed: boolean } {
+function planGrey(rgb: Uint8Array, width: number, height: number, longSide: number): GreyPlan {
   if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0)) throw new RangeError(`image size must be positive integers, got ${width}×${height}`);
   if (!(Number.isInteger(longSide) && longSide > 0)) throw new RangeError(`longSide must be a positive integer, got ${longSide}`);
   if (rgb.length !== width * height * 3) throw new RangeError(`expected ${width * height * 3} bytes for ${width}×${height} RGB, got ${rgb.length}`);
@@ -141,53 +117,125 @@ function reducedGrey(rgb: Uint8Array, width: number, height: number, longSide: n
   const vshrink = height / outH;
   const kx = Math.max(1, Math.floor(hshrink / RESIZE_GAP));
   const ky = Math.max(1, Math.floor(vshrink / RESIZE_GAP));
-  let grey = greyOf(rgb, width, height);
-  if (outW !== width && outH !== height && kx === 1 && ky === 1) {
-    // The usual case (a 512-px network input to 384): two pixels to a double all the way, the
-    // vertical pass writing transposed so that the horizontal one also runs along memory.
-    const mid = reduceRowsPaired(pairColumns(grey, width, height), width, height, outH, vshrink);
-    return { data: reduceColumnsPaired(mid, width, outH, outW, hshrink), width: outW, height: outH, transposed: true };
-  }
-  let w = width;
-  let h = height;
+  return { width, height, outW, outH, hshrink, vshrink, kx, ky };
+}
+
+/** The usual case (a 512-px network input to 384): both axes reduced, no box pre-shrink. */
+function isUsual(p: GreyPlan): boolean {
+  return p.outW !== p.width && p.outH !== p.height && p.kx === 1 && p.ky === 1;
+}
+
+/**
+ * decodePhoto's sharpness of packed 8-bit sRGB pixels: variance of the 4-neighbour Laplacian of a
+ * grey copy reduced (Lanczos 3) to long side `longSide`, or the photo's own if that is smaller.
+ */
+export function sharpnessOf(rgb: Uint8Array, width: number, height: number, longSide = 384): number {
+  const plan = planGrey(rgb, width, height, longSide);
+  if (!isUsual(plan)) return laplacianVarianceOf(reducedGreyInJs(rgb, plan), plan.outW, plan.outH);
+  const k = pixelKernels();
+  const { at, sums } = reducedGreyInKernels(k, rgb, plan);
+  if (plan.outW < 3 || plan.outH < 3) return 0;
+  // The Laplacian and its sums are the same on the transposed image.
+  k.run.laplacian_sums(at, plan.outH, plan.outW, sums);
+  const [sum, sumSq] = k.int64s(sums, 2);
+  return varianceOf(Number(sum), Number(sumSq), (plan.outW - 2) * (plan.outH - 2));
+}
+
+/** The grey copy sharpnessOf measures: byte for byte what sharp's resize + greyscale gives. */
+export function sharpnessGrey(rgb: Uint8Array, width: number, height: number, longSide = 384): GreyImage {
+  const plan = planGrey(rgb, width, height, longSide);
+  const { outW, outH } = plan;
+  if (!isUsual(plan)) return { data: reducedGreyInJs(rgb, plan), width: outW, height: outH };
+  const k = pixelKernels();
+  const transposed = k.bytes(reducedGreyInKernels(k, rgb, plan).at, outW * outH);
+  const data = new Uint8Array(outW * outH);
+  for (let x = 0; x < outW; x++) for (let y = 0; y < outH; y++) data[y * outW + x] = transposed[x * outH + y];
+  return { data, width: outW, height: outH };
+}
+
+/**
+ * The usual case in WebAssembly: grey, vertical reduce, transpose, and the horizontal reduce as a
+ * vertical one over the transposed rows. The result stays in the module's memory at `at`,
+ * transposed (outW rows of outH); `sums` is 16 spare bytes for the Laplacian's sums.
+ */
+function reducedGreyInKernels(k: PixelKernels, rgb: Uint8Array, p: GreyPlan): { at: number; sums: number } {
+  const { width, height, outW, outH } = p;
+  const vertical = planAxis(height, outH, p.vshrink, STRIP_ROWS);
+  const horizontal = planAxis(width, outW, p.hshrink, outW);
+  const tables = greyTables(k);
+  const [rgbAt, greyAt, pendingAt, midAt, turnedAt, outAt, accAt, vIndex, vWeight, hIndex, hWeight, sums] = k.scratch([
+    rgb.length, width * height, 4 * width * height, width * outH, width * outH, outW * outH, 4 * Math.max(width, outH),
+    vertical.index.byteLength, vertical.weight.byteLength, horizontal.index.byteLength, horizontal.weight.byteLength, 16,
+  ]);
+  k.write(rgbAt, rgb);
+  greyInKernels(k, rgb, width * height, rgbAt, greyAt, pendingAt, tables);
+  k.write(vIndex, vertical.index);
+  k.write(vWeight, vertical.weight);
+  k.write(hIndex, horizontal.index);
+  k.write(hWeight, horizontal.weight);
+  k.run.reduce_rows(greyAt, width, outH, vIndex, vWeight, vertical.stride, accAt, midAt);
+  k.run.transpose_bytes(midAt, width, outH, turnedAt);
+  k.run.reduce_rows(turnedAt, outH, outW, hIndex, hWeight, horizontal.stride, accAt, outAt);
+  return { at: outAt, sums };
+}
+
+/** The other cases (upscaled or unscaled axes, box pre-shrinks), in JS. */
+function reducedGreyInJs(rgb: Uint8Array, p: GreyPlan): Uint8Array {
+  const { outW, outH, kx, ky } = p;
+  let grey = greyOf(rgb, p.width, p.height);
+  let w = p.width;
+  let h = p.height;
   if (ky > 1) {
     grey = boxShrinkRows(grey, w, h, ky);
     h = Math.ceil(h / ky);
   }
-  if (outH !== h) grey = reduceRows(grey, w, h, outH, vshrink / ky);
+  if (outH !== h) grey = reduceRows(grey, w, h, outH, p.vshrink / ky);
   if (kx > 1) {
     grey = boxShrinkColumns(grey, w, outH, kx);
     w = Math.ceil(w / kx);
   }
-  if (outW !== w) grey = reduceColumns(grey, w, outH, outW, hshrink / kx, kx > 1 || ky > 1 ? TILE_COLUMNS : outW);
-  return { data: grey, width: outW, height: outH, transposed: false };
+  if (outW !== w) grey = reduceColumns(grey, w, outH, outW, p.hshrink / kx, kx > 1 || ky > 1 ? TILE_COLUMNS : outW);
+  return grey;
+}
+
+/** The bucket tables in the kernels' memory: luminance terms (3 × 256 doubles), then the bucket greys. */
+function greyTables(k: PixelKernels): { luma: number; grey: number } {
+  return {
+    luma: k.constant('sharpness/luma', () => {
+      const t = new Float64Array(768);
+      t.set(BUCKET_R, 0);
+      t.set(BUCKET_G, 256);
+      t.set(BUCKET_B, 512);
+      return t;
+    }),
+    grey: k.constant('sharpness/bucket-grey', () => BUCKET_GREY),
+  };
+}
+
+/**
+ * libvips' sRGB → B_W of `rgb` (already copied to rgbAt) into greyAt: the bucket lookup in the
+ * kernels, and the rare pixels in ambiguous buckets (~1 %) through the exact float path here.
+ */
+function greyInKernels(k: PixelKernels, rgb: Uint8Array, n: number, rgbAt: number, greyAt: number, pendingAt: number, tables: { luma: number; grey: number }): void {
+  const pending = k.run.grey_buckets(rgbAt, n, greyAt, pendingAt, tables.luma, tables.luma + 2048, tables.luma + 4096, tables.grey);
+  if (pending === 0) return;
+  const indices = k.int32s(pendingAt, pending);
+  const grey = k.bytes(greyAt, n);
+  for (let j = 0; j < pending; j++) {
+    const i = indices[j];
+    grey[i] = exactGrey(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
+  }
 }
 
 /** libvips' sRGB → B_W of packed RGB: luminance in linear light, back to 8-bit sRGB. */
 function greyOf(rgb: Uint8Array, width: number, height: number): Uint8Array {
-  const out = reuse('grey', width * height, (n) => new Uint8Array(n));
-  // Pixels in ambiguous buckets, for the exact path. Branch-free: a rarely taken branch here has
-  // too little type feedback and V8 keeps deoptimising the loop (~2× slower).
-  let pending = reuse('pending', 4 * width, (n) => new Int32Array(n));
-  let n = 0;
-  for (let y = 0, i = 0, p = 0; y < height; y++) {
-    if (pending.length - n < width) {
-      const grown = reuse('pending', 2 * pending.length, (k) => new Int32Array(k));
-      if (grown.buffer !== pending.buffer) grown.set(pending);
-      pending = grown;
-    }
-    for (let end = i + width; i < end; i++, p += 3) {
-      const bucket = BUCKET_GREY[(BUCKET_R[rgb[p]] + BUCKET_G[rgb[p + 1]] + BUCKET_B[rgb[p + 2]]) | 0];
-      out[i] = bucket;
-      pending[n] = i;
-      n -= bucket >> 15;
-    }
-  }
-  for (let k = 0; k < n; k++) {
-    const i = pending[k];
-    out[i] = exactGrey(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
-  }
-  return out;
+  const k = pixelKernels();
+  const n = width * height;
+  const tables = greyTables(k);
+  const [rgbAt, greyAt, pendingAt] = k.scratch([rgb.length, n, 4 * n]);
+  k.write(rgbAt, rgb);
+  greyInKernels(k, rgb, n, rgbAt, greyAt, pendingAt, tables);
+  return k.bytes(greyAt, n).slice();
 }
 
 function lanczos3(x: number): number {
@@ -251,92 +299,6 @@ function planAxis(length: number, outLength: number, shrinkAsked: number, restar
     }
   }
   return { stride, index, weight };
-}
-
-/** Column x and column x + ⌈width/2⌉ of an 8-bit image in one double each, row by row. */
-function pairColumns(grey: Uint8Array, width: number, height: number): Float64Array {
-  const half = (width + 1) >> 1;
-  const partnered = width - half;
-  const out = reuse('pairs', half * height, (n) => new Float64Array(n));
-  for (let y = 0; y < height; y++) {
-    const row = y * half;
-    const src = y * width;
-    for (let x = 0; x < partnered; x++) out[row + x] = grey[src + x] + grey[src + half + x] * LANE;
-    if (partnered < half) out[row + half - 1] = grey[src + half - 1];
-  }
-  return out;
-}
-
-/**
- * One output line of a paired reduce: acc[k] = PAIR_BIAS + Σ weight[t] · src[index[t] · n + k] over
- * the `stride` taps from `first`, for k < n (src holds lines of n paired samples). Taps come eight
- * at a time (planAxis pads them with zero weights), so the inner loop reads eight lines at once.
- */
-function accumulateTaps(acc: Float64Array, src: Float64Array, n: number, index: Int32Array, weight: Int32Array, first: number, stride: number): void {
-  for (let t = first, end = first + stride; t < end; t += TAP_BLOCK) {
-    const w0 = weight[t], w1 = weight[t + 1], w2 = weight[t + 2], w3 = weight[t + 3];
-    const w4 = weight[t + 4], w5 = weight[t + 5], w6 = weight[t + 6], w7 = weight[t + 7];
-    const l0 = index[t] * n, l1 = index[t + 1] * n, l2 = index[t + 2] * n, l3 = index[t + 3] * n;
-    const l4 = index[t + 4] * n, l5 = index[t + 5] * n, l6 = index[t + 6] * n, l7 = index[t + 7] * n;
-    if (t === first) {
-      for (let k = 0; k < n; k++) acc[k] = PAIR_BIAS + w0 * src[l0 + k] + w1 * src[l1 + k] + w2 * src[l2 + k] + w3 * src[l3 + k] + w4 * src[l4 + k] + w5 * src[l5 + k] + w6 * src[l6 + k] + w7 * src[l7 + k];
-    } else {
-      for (let k = 0; k < n; k++) acc[k] += w0 * src[l0 + k] + w1 * src[l1 + k] + w2 * src[l2 + k] + w3 * src[l3 + k] + w4 * src[l4 + k] + w5 * src[l5 + k] + w6 * src[l6 + k] + w7 * src[l7 + k];
-    }
-  }
-}
-
-/**
- * Vertical reduce of column pairs (from pairColumns), written transposed and paired by rows:
- * output rows y and y + ⌈outHeight/2⌉ of column x share out[x·⌈outHeight/2⌉ + y].
- */
-function reduceRowsPaired(src: Float64Array, width: number, height: number, outHeight: number, shrink: number): Float64Array {
-  const { stride, index, weight } = planAxis(height, outHeight, shrink, STRIP_ROWS);
-  const half = (width + 1) >> 1;
-  const partnered = width - half;
-  const outHalf = (outHeight + 1) >> 1;
-  const out = reuse('rows', width * outHalf, (n) => new Float64Array(n)).fill(0);
-  const acc = reuse('acc', half, (n) => new Float64Array(n));
-  for (let y = 0; y < outHeight; y++) {
-    accumulateTaps(acc, src, half, index, weight, y * stride, stride);
-    const lane = y < outHalf ? 1 : LANE;
-    const o = y < outHalf ? y : y - outHalf;
-    for (let x = 0; x < half; x++) {
-      const total = acc[x];
-      const high = Math.floor((total + LANE_HALF) * LANE_INV);
-      const a = (total - high * LANE) >> WEIGHT_SHIFT;
-      out[x * outHalf + o] += (a < 0 ? 0 : a > 255 ? 255 : a) * lane;
-      if (x < partnered) {
-        const b = high >> WEIGHT_SHIFT;
-        out[(x + half) * outHalf + o] += (b < 0 ? 0 : b > 255 ? 255 : b) * lane;
-      }
-    }
-  }
-  return out;
-}
-
-/** Horizontal reduce of reduceRowsPaired's output, to an 8-bit image stored transposed. */
-function reduceColumnsPaired(src: Float64Array, width: number, outHeight: number, outWidth: number, shrink: number): Uint8Array {
-  const { stride, index, weight } = planAxis(width, outWidth, shrink, outWidth);
-  const half = (outHeight + 1) >> 1;
-  const partnered = outHeight - half;
-  const out = reuse('reduced', outWidth * outHeight, (n) => new Uint8Array(n));
-  const acc = reuse('acc', half, (n) => new Float64Array(n));
-  for (let x = 0; x < outWidth; x++) {
-    accumulateTaps(acc, src, half, index, weight, x * stride, stride);
-    const o = x * outHeight;
-    for (let y = 0; y < half; y++) {
-      const total = acc[y];
-      const high = Math.floor((total + LANE_HALF) * LANE_INV);
-      const a = (total - high * LANE) >> WEIGHT_SHIFT;
-      out[o + y] = a < 0 ? 0 : a > 255 ? 255 : a;
-      if (y < partnered) {
-        const b = high >> WEIGHT_SHIFT;
-        out[o + y + half] = b < 0 ? 0 : b > 255 ? 255 : b;
-      }
-    }
-  }
-  return out;
 }
 
 function reduceRows(src: Uint8Array, width: number, height: number, outHeight: number, shrink: number): Uint8Array {
@@ -418,7 +380,10 @@ export function laplacianVarianceOf(grey: Uint8Array, width: number, height: num
       sumSq += v * v;
     }
   }
-  const n = (width - 2) * (height - 2);
+  return varianceOf(sum, sumSq, (width - 2) * (height - 2));
+}
+
+function varianceOf(sum: number, sumSq: number, n: number): number {
   const mean = sum / n;
   return sumSq / n - mean * mean;
 }
