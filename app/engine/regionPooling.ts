@@ -1,4 +1,5 @@
 // ROI max-pooling over a feature map: each region becomes one C-vector (DESIGN.md §1.1 step 4).
+import { pixelKernels } from './pixelKernels.js';
 import type { CellRegion } from './rmacRegions.js';
 
 /** A single image's feature map, channel-major (NCHW with N = 1). */
@@ -168,68 +169,35 @@ function blocksOf(map: Pick<FeatureMap, 'width' | 'height'>, regions: CellRegion
   };
 }
 
-// Four bytes' maxima at once, in one 32-bit word: in two 16-bit lanes per half, 256 + a − b has
-// bit 8 set exactly where a ≥ b, and never borrows from the next lane. Three times as fast as a
-// comparison per byte, whose branch the data makes unpredictable.
-function byteMax4(a: number, b: number): number {
-  const ae = a & 0x00ff00ff;
-  const be = b & 0x00ff00ff;
-  const ao = (a >>> 8) & 0x00ff00ff;
-  const bo = (b >>> 8) & 0x00ff00ff;
-  const me = ((((ae | 0x01000100) - be) >>> 8) & 0x00010001) * 0xff;
-  const mo = ((((ao | 0x01000100) - bo) >>> 8) & 0x00010001) * 0xff;
-  return (ae & me) | (be & ~me) | (((ao & mo) | (bo & ~mo)) << 8);
-}
-
 /**
- * maxPoolRegions over a byte map: the maxima are taken over the bytes and only they are
- * dequantised, with onnxruntime's DequantizeLinear arithmetic (float32 (byte − zeroPoint) × scale),
- * so each region gets the floats that pooling the dequantised map would give.
+ * maxPoolRegions over a byte map: the maxima are taken over the bytes (in WebAssembly, 16 at a
+ * time) and only they are dequantised, with onnxruntime's DequantizeLinear arithmetic (float32
+ * (byte − zeroPoint) × scale), so each region gets the floats that pooling the dequantised map
+ * would give.
  */
 function maxPoolQuantisedRegions(map: QuantisedFeatureMap, regions: CellRegion[]): Float32Array[] {
   const { channels, width } = map;
   if (map.data.length !== channels * width * map.height) throw new RangeError(`${map.data.length} bytes for a ${width}×${map.height}×${channels} map`);
   const { spans, xs, ys } = blocksOf(map, regions);
   if (spans.length === 0) return [];
-  // Whole words per cell: channels padded to a multiple of 4 (a copy only where they are not, or
-  // where the bytes do not start on a word).
-  const words = (channels + 3) >> 2;
-  let data: Uint32Array;
-  if (channels % 4 === 0 && map.data.byteOffset % 4 === 0) {
-    data = new Uint32Array(map.data.buffer, map.data.byteOffset, map.data.length / 4);
-  } else {
-    const padded = new Uint8Array(4 * words * width * map.height);
-    for (let cell = 0; cell < width * map.height; cell++) padded.set(map.data.subarray(cell * channels, (cell + 1) * channels), 4 * words * cell);
-    data = new Uint32Array(padded.buffer);
-  }
   const nx = xs.cuts.length - 1;
   const ny = ys.cuts.length - 1;
-  // Block maxima cell-shaped, as the map itself is: every loop runs along whole cells.
-  const blocks = new Uint32Array(nx * ny * words);
-  for (let by = 0; by < ny; by++) {
-    for (let y = ys.cuts[by]; y < ys.cuts[by + 1]; y++) {
-      for (let bx = 0; bx < nx; bx++) {
-        const block = (by * nx + bx) * words;
-        for (let x = xs.cuts[bx]; x < xs.cuts[bx + 1]; x++) {
-          const cell = (y * width + x) * words;
-          for (let w = 0; w < words; w++) blocks[block + w] = byteMax4(blocks[block + w], data[cell + w]);
-        }
-      }
-    }
-  }
+  const k = pixelKernels();
+  const [mapAt, xCutsAt, yCutsAt, blocksAt, accAt] = k.scratch([map.data.length, xs.cuts.byteLength, ys.cuts.byteLength, nx * ny * channels, channels]);
+  k.write(mapAt, map.data);
+  k.write(xCutsAt, xs.cuts);
+  k.write(yCutsAt, ys.cuts);
+  k.run.block_maxima(mapAt, width, channels, xCutsAt, nx, yCutsAt, ny, blocksAt);
   const scale = Math.fround(map.scale);
   return spans.map((span) => {
-    const acc = new Uint32Array(words);
+    k.bytes(accAt, channels).fill(0);
     for (let by = ys.indexOf[span.y0]; by < ys.indexOf[span.y1]; by++) {
-      for (let bx = xs.indexOf[span.x0]; bx < xs.indexOf[span.x1]; bx++) {
-        const block = (by * nx + bx) * words;
-        for (let w = 0; w < words; w++) acc[w] = byteMax4(acc[w], blocks[block + w]);
-      }
+      for (let bx = xs.indexOf[span.x0]; bx < xs.indexOf[span.x1]; bx++) k.run.max_into(accAt, blocksAt + (by * nx + bx) * channels, channels);
     }
-    const bytes = new Uint8Array(acc.buffer);
+    const maxima = k.bytes(accAt, channels);
     const out = new Float32Array(channels);
     // A float32 product of two float32s, as the double product (exact) rounded once.
-    for (let c = 0; c < channels; c++) out[c] = (bytes[c] - map.zeroPoint) * scale;
+    for (let c = 0; c < channels; c++) out[c] = (maxima[c] - map.zeroPoint) * scale;
     return out;
   });
 }
