@@ -1,4 +1,4 @@
-// decodePhoto's sharpness score (variance of the Laplacian of a grey copy at 384 px) in plain JS,
+// decodePhoto's sharpness score (variance of the Laplacian of a grey copy at 384 px) computed here,
 // instead of a libvips pipeline whose colour conversion and set-up cost ~5 ms of CPU per photo.
 // Scores are stored for a library's lifetime and compared across photos to pick which
 // near-duplicate to keep, so they must not move: this repeats the arithmetic of the libvips that
