@@ -2,7 +2,7 @@
 // box, long side S (sharp's shrink-on-load does the heavy lifting for big JPEGs), per-channel
 // normalisation, NCHW float32.
 import fs from 'node:fs/promises';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import type { InputNormalisation } from '../convert/convertedModel.js';
 import { ImageInputError } from './imageErrors.js';
 
@@ -145,7 +145,9 @@ export async function loadNetworkPixels(source: ImageSource, options: Omit<Image
   }
 
   const S = options.longSide;
-  let pipeline = open();
+  // What the pipeline does, built only if there is decoding to do: the library's pixels usually
+  // arrive at the network's size, and making a sharp pipeline costs ~0.1 ms for nothing.
+  const steps: Array<(p: Sharp) => Sharp> = [];
   let scale: number;
   let offsetX = 0;
   let offsetY = 0;
@@ -157,12 +159,14 @@ export async function loadNetworkPixels(source: ImageSource, options: Omit<Image
     outH = Math.max(1, Math.round(box.height / scale));
     offsetX = box.x;
     offsetY = box.y;
-    pipeline = pipeline.extract({ left: box.x, top: box.y, width: box.width, height: box.height }).resize(outW, outH, { fit: 'fill' });
+    const crop = { left: box.x, top: box.y, width: box.width, height: box.height };
+    const [w, h] = [outW, outH];
+    steps.push((p) => p.extract(crop).resize(w, h, { fit: 'fill' }));
   } else {
     scale = Math.max(rawW, rawH) / S;
     const fullW = Math.max(1, Math.round(rawW / scale));
     const fullH = Math.max(1, Math.round(rawH / scale));
-    pipeline = pipeline.resize(fullW, fullH, { fit: 'fill' });
+    steps.push((p) => p.resize(fullW, fullH, { fit: 'fill' }));
     outW = fullW;
     outH = fullH;
     if (box) {
@@ -170,7 +174,7 @@ export async function loadNetworkPixels(source: ImageSource, options: Omit<Image
       const top = Math.min(fullH - 1, Math.floor(box.y / scale));
       const w = Math.max(1, Math.min(fullW - left, Math.round(box.width / scale)));
       const h = Math.max(1, Math.min(fullH - top, Math.round(box.height / scale)));
-      pipeline = pipeline.extract({ left, top, width: w, height: h });
+      steps.push((p) => p.extract({ left, top, width: w, height: h }));
       offsetX = left * scale;
       offsetY = top * scale;
       outW = w;
@@ -187,6 +191,7 @@ export async function loadNetworkPixels(source: ImageSource, options: Omit<Image
     info = { width: rawW, height: rawH, channels: 3 };
   } else {
     try {
+      const pipeline = steps.reduce((p, step) => step(p), open());
       ({ data: pixels, info } = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }));
     } catch (e) {
       throw classifySharpError(e, label);
