@@ -9,13 +9,10 @@ import { quantisedIoGraph } from '../../app/convert/quantisedIoGraph.js';
 import { RangeCollector, quantizeQdq, quantizedActivations, withCalibrationOutputs } from '../../app/convert/quantizeOnnx.js';
 import { toNormalisedNCHW } from '../../app/engine/imageInput.js';
 import { quantisationTables, quantisedInputDims, writeQuantisedInput } from '../../app/engine/quantisedInput.js';
+import { rng } from '../support/random.js';
 
-function lcg(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
 const random = (n: number, seed: number, amplitude: number) => {
-  const r = lcg(seed);
+  const r = rng(seed);
   return Float32Array.from({ length: n }, () => (r() - 0.5) * 2 * amplitude);
 };
 const NORMALISATION: InputNormalisation = { mean: [127.5, 120, 110], std: [127.5, 60, 70] };
@@ -40,7 +37,7 @@ function tinyNetwork(stemPadding: 'same-upper' | 'explicit'): Uint8Array {
 }
 
 function pixelsOf(width: number, height: number, seed: number): Uint8Array {
-  const r = lcg(seed);
+  const r = rng(seed);
   return Uint8Array.from({ length: width * height * 3 }, () => Math.floor(r() * 256));
 }
 
