@@ -102,6 +102,35 @@ export function decodeModel(bytes: Uint8Array): DecodedModel {
   return { proto, graph: proto.graph as unknown as DecodedGraph };
 }
 
+/** A decoded model with the lookups graph rewrites need. */
+export interface GraphIndex {
+  model: DecodedModel;
+  initializers: Map<string, DecodedTensor>;
+  /** Consumers of each tensor, in graph order, each node once. */
+  consumers: Map<string, DecodedNode[]>;
+  /** The node that computes each tensor. */
+  producers: Map<string, DecodedNode>;
+  outputs: Set<string>;
+}
+
+export function indexGraph(onnx: Uint8Array): GraphIndex {
+  const model = decodeModel(onnx);
+  const graph = model.graph;
+  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
+  const consumers = new Map<string, DecodedNode[]>();
+  const producers = new Map<string, DecodedNode>();
+  for (const node of graph.node) {
+    for (const input of node.input) {
+      if (!input) continue;
+      const list = consumers.get(input) ?? [];
+      if (!list.includes(node)) list.push(node);
+      consumers.set(input, list);
+    }
+    for (const output of node.output) producers.set(output, node);
+  }
+  return { model, initializers, consumers, producers, outputs: new Set(graph.output.map((o) => o.name)) };
+}
+
 export function encodeModel(model: DecodedModel): Uint8Array {
   return onnx.ModelProto.encode(model.proto).finish();
 }

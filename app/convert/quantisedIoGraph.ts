@@ -14,7 +14,7 @@
 // written) it is a 2×2 stride-1 convolution with the unused taps zero: the same integer sums, so
 // the same bytes out, for ~1.8 ms less.
 import onnxProto from 'onnx-proto';
-import { attr, decodeModel, dimsOf, encodeModel, nodeProto, tensorProto, valueInfo, type DecodedNode, type DecodedTensor } from './onnxGraphBuilder.js';
+import { attr, dimsOf, encodeModel, indexGraph, nodeProto, tensorProto, valueInfo, type DecodedNode, type DecodedTensor } from './onnxGraphBuilder.js';
 
 const { onnx } = onnxProto;
 
@@ -52,16 +52,9 @@ function attributesOf(node: DecodedNode): Map<string, Attribute> {
 
 /** The rewrite, or undefined where the model is not a QDQ graph with a quantised input and output. */
 export function quantisedIoGraph(model: Uint8Array): QuantisedIoGraph | undefined {
-  const decoded = decodeModel(model);
+  const { model: decoded, initializers, consumers, producers } = indexGraph(model);
   const graph = decoded.graph;
   if (graph.input.length !== 1 || graph.output.length !== 1) return undefined;
-  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  const consumers = new Map<string, DecodedNode[]>();
-  const producer = new Map<string, DecodedNode>();
-  for (const node of graph.node) {
-    for (const name of node.input) consumers.set(name, [...(consumers.get(name) ?? []), node]);
-    for (const name of node.output) producer.set(name, node);
-  }
   const scalar = (name: string | undefined): number | undefined => {
     const t = name === undefined ? undefined : initializers.get(name);
     if (!t || dimsOf(t).length !== 0) return undefined;
@@ -93,20 +86,20 @@ export function quantisedIoGraph(model: Uint8Array): QuantisedIoGraph | undefine
   // Output: … → QuantizeLinear → DequantizeLinear (→ Identity …) → output.
   const outputName = graph.output[0].name;
   const trail: DecodedNode[] = [];
-  let last = producer.get(outputName);
+  let last = producers.get(outputName);
   while (last?.opType === 'Identity') {
     trail.push(last);
-    last = producer.get(last.input[0]);
+    last = producers.get(last.input[0]);
   }
   if (last?.opType !== 'DequantizeLinear' || last.domain) return undefined;
   trail.push(last);
   const output = quantisationOf(last);
-  const requantise = producer.get(last.input[0]);
+  const requantise = producers.get(last.input[0]);
   if (!output || requantise?.opType !== 'QuantizeLinear' || requantise.input[1] !== last.input[1] || requantise.input[2] !== last.input[2]) return undefined;
   if (trail.some((n) => n.output.some((o) => o !== outputName && (consumers.get(o)?.length ?? 0) !== 1))) return undefined;
   if ((consumers.get(last.input[0])?.length ?? 0) !== 1) return undefined;
 
-  const stem = readers.length === 1 ? spaceToDepthStem(readers[0], only, producer, initializers) : undefined;
+  const stem = readers.length === 1 ? spaceToDepthStem(readers[0], only, producers, initializers) : undefined;
   const layout = stem ? 'space-to-depth' : 'nhwc';
 
   const nodes = graph.node.filter((n) => n !== quantise && !trail.includes(n));
@@ -146,7 +139,7 @@ interface StemRewrite {
 function spaceToDepthStem(
   dequantise: DecodedNode,
   only: (tensor: string) => DecodedNode | undefined,
-  producer: Map<string, DecodedNode>,
+  producers: Map<string, DecodedNode>,
   initializers: Map<string, DecodedTensor>,
 ): StemRewrite | undefined {
   const conv = only(dequantise.output[0]);
@@ -158,7 +151,7 @@ function spaceToDepthStem(
   if (a.has('dilations') && !same(ints('dilations'), [1, 1])) return undefined;
   if ((num(a.get('group')?.i) ?? 1) !== 1) return undefined;
   if (a.has('pads') || new TextDecoder().decode(a.get('auto_pad')?.s ?? new Uint8Array()) !== 'SAME_UPPER') return undefined;
-  const weightsDequantise = producer.get(conv.input[1]);
+  const weightsDequantise = producers.get(conv.input[1]);
   if (weightsDequantise?.opType !== 'DequantizeLinear' || only(conv.input[1]) !== conv) return undefined;
   const weights = initializers.get(weightsDequantise.input[0]);
   if (!weights || weights.dataType !== onnx.TensorProto.DataType.INT8 || only(weights.name) !== weightsDequantise) return undefined;

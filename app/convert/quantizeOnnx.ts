@@ -14,12 +14,13 @@ import {
   dimsOf,
   encodeModel,
   floatTensorValues,
+  indexGraph,
   nodeProto,
   tensorProto,
   valueInfo,
-  type DecodedModel,
   type DecodedNode,
   type DecodedTensor,
+  type GraphIndex,
 } from './onnxGraphBuilder.js';
 
 /** An activation tensor's float range as calibration saw it. */
@@ -44,30 +45,6 @@ export interface QuantizeOptions {
 
 /** Activation functions that onnxruntime folds into the QuantizeLinear after them (ClipQuantFusion). */
 const FUSABLE_ACTIVATIONS = new Set(['Relu', 'Clip']);
-
-interface GraphIndex {
-  model: DecodedModel;
-  initializers: Map<string, DecodedTensor>;
-  /** Consumers of each tensor, in graph order. */
-  consumers: Map<string, DecodedNode[]>;
-  outputs: Set<string>;
-}
-
-function indexGraph(onnx: Uint8Array): GraphIndex {
-  const model = decodeModel(onnx);
-  const graph = model.graph;
-  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
-  const consumers = new Map<string, DecodedNode[]>();
-  for (const node of graph.node) {
-    for (const input of node.input) {
-      if (!input) continue;
-      const list = consumers.get(input) ?? [];
-      if (!list.includes(node)) list.push(node);
-      consumers.set(input, list);
-    }
-  }
-  return { model, initializers, consumers, outputs: new Set(graph.output.map((o) => o.name)) };
-}
 
 /** A Conv we can quantise: float 4-D weights (and bias, if any) stored as initializers. */
 function isQuantizableConv(node: DecodedNode, g: GraphIndex): boolean {
