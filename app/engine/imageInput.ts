@@ -29,8 +29,6 @@ export interface ImageInputOptions {
   maxPixels?: number;
   /** Refuse images (or boxes) whose short side is below this many pixels (default 32: one feature cell). */
   minSide?: number;
-  /** Where to write the normalised input, given its length: a buffer the caller reuses (default: a new array). */
-  into?: (length: number) => Float32Array;
 }
 
 /** Where the network's input pixels sit in the photo, and their size. */
@@ -80,13 +78,13 @@ export function isRawPixels(source: ImageSource): source is RawPixels {
 export async function loadNetworkInput(source: ImageSource, options: ImageInputOptions): Promise<NetworkInput> {
   const { pixels, channels, ...geometry } = await loadNetworkPixels(source, options);
   return {
-    data: toNormalisedNCHW(pixels, geometry.width, geometry.height, channels, options.normalisation, options.into?.(3 * geometry.width * geometry.height)),
+    data: toNormalisedNCHW(pixels, geometry.width, geometry.height, channels, options.normalisation),
     ...geometry,
   };
 }
 
 /** loadNetworkInput's pixels, before they are normalised into floats. */
-export async function loadNetworkPixels(source: ImageSource, options: Omit<ImageInputOptions, 'normalisation' | 'into'>): Promise<NetworkPixels> {
+export async function loadNetworkPixels(source: ImageSource, options: Omit<ImageInputOptions, 'normalisation'>): Promise<NetworkPixels> {
   const label = typeof source === 'string' ? source : undefined;
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const minSide = options.minSide ?? 32;

@@ -10,7 +10,7 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NORMALISATIONS, type InputNormalisation } from '../../app/convert/convertedModel.js';
 import { ImageInputError, type ImageErrorCode } from '../../app/engine/imageErrors.js';
-import { classifySharpError, loadNetworkInput, toNormalisedNCHW, type ImageInputOptions, type NetworkInput } from '../../app/engine/imageInput.js';
+import { classifySharpError, loadNetworkInput, loadNetworkPixels, toNormalisedNCHW, type ImageInputOptions, type NetworkInput } from '../../app/engine/imageInput.js';
 
 const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const PHOTO = path.join(DATA, 'paris6k-mini/images/eiffel_tower/paris_eiffel_000000.jpg');
@@ -234,14 +234,15 @@ describe('loadNetworkInput: good input', () => {
     expect(toNormalisedNCHW(pixels, 5, 4, 3, n, into)).toBe(into);
     expect([...into]).toEqual([...toNormalisedNCHW(pixels, 5, 4, 3, n)]);
     expect(() => toNormalisedNCHW(pixels, 5, 4, 3, n, new Float32Array(59))).toThrow(RangeError);
-    // loadNetworkInput asks for the size it needs and fills what it gets.
+    // describeRaw's path: the pixels loadNetworkPixels decodes, normalised into its reused buffer.
     const png = await sharp(Buffer.from(pixels), { raw: { width: 5, height: 4, channels: 3 } }).png().toBuffer();
-    let asked = 0;
+    const decoded = await loadNetworkPixels(png, { longSide: 5, minSide: 1 });
     const reused = new Float32Array(1000);
-    const input = await loadNetworkInput(png, { longSide: 5, normalisation: n, minSide: 1, into: (length) => reused.subarray(0, (asked = length)) });
-    expect(asked).toBe(60);
-    expect(input.data.buffer).toBe(reused.buffer);
-    expect([...input.data]).toEqual([...toNormalisedNCHW(pixels, 5, 4, 3, n)]);
+    const data = toNormalisedNCHW(decoded.pixels, decoded.width, decoded.height, decoded.channels, n, reused.subarray(0, 3 * decoded.width * decoded.height));
+    expect(data.length).toBe(60);
+    expect(data.buffer).toBe(reused.buffer);
+    expect([...data]).toEqual([...toNormalisedNCHW(pixels, 5, 4, 3, n)]);
+    expect([...data]).toEqual([...(await loadNetworkInput(png, { longSide: 5, normalisation: n, minSide: 1 })).data]);
   });
 
   it('drops the alpha channel and expands greyscale to three equal channels', async () => {
