@@ -81,9 +81,6 @@ const RESIZE_GAP = 2;
 // pipeline.
 const STRIP_ROWS = 16;
 const TILE_COLUMNS = 128;
-// Each output sample's taps are padded with zero weights to a multiple of this.
-const TAP_BLOCK = 8;
-
 export interface GreyImage {
   data: Uint8Array;
   width: number;
@@ -251,9 +248,10 @@ function rint(x: number): number {
 }
 
 /**
- * Taps of each output sample along one axis, `stride` (a multiple of TAP_BLOCK) per sample: output
- * i sums weight[i·stride + k] × source sample index[i·stride + k]. Zero weights are left out and
- * the rest padded with zero weights. Taps beyond the source repeat the edge sample, as libvips pads.
+ * Taps of each output sample along one axis, `stride` per sample: output i sums weight[i·stride + k]
+ * × source sample index[i·stride + k]. Zero weights are left out; a sample with fewer taps than the
+ * most any has is padded with zero weights. Taps beyond the source repeat the edge sample, as
+ * libvips pads.
  */
 interface AxisPlan {
   stride: number;
@@ -271,7 +269,7 @@ function planAxis(length: number, outLength: number, shrinkAsked: number, restar
   const f = new Float64Array(taps);
   const centres = new Int32Array(outLength);
   const phases = new Int32Array(outLength);
-  let stride = TAP_BLOCK;
+  let stride = 1;
   let pos = 0;
   for (let i = 0; i < outLength; i++) {
     pos = i % restartEvery === 0 ? (i + 0.5) * shrink : pos + shrink;
@@ -283,7 +281,7 @@ function planAxis(length: number, outLength: number, shrinkAsked: number, restar
     for (let k = 0; k < taps; k++) sum += f[k] = lanczos3((k - (taps / 2 - 1) - phase / PHASES) / shrink);
     let nonZero = 0;
     for (let k = 0; k < taps; k++) if ((phaseWeights[phase * taps + k] = Math.trunc((f[k] / sum) * (1 << WEIGHT_SHIFT))) !== 0) nonZero++;
-    stride = Math.max(stride, Math.ceil(nonZero / TAP_BLOCK) * TAP_BLOCK);
+    stride = Math.max(stride, nonZero);
     phaseDone[phase] = 1;
   }
   const index = new Int32Array(outLength * stride);
