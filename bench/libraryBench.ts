@@ -345,7 +345,6 @@ export async function libraryBench(shared: string): Promise<LibraryBenchResult> 
   }
 }
 
-/** `npm run bench -- --library-only`: measures indexing throughput again and replaces just that part of results.md. */
 /** Replaces one section of results.md, from its heading up to the next one given. */
 async function replaceSection(resultsFile: string, heading: string, nextHeading: string, markdown: string): Promise<void> {
   const results = await fs.readFile(resultsFile, 'utf8');
@@ -355,6 +354,7 @@ async function replaceSection(resultsFile: string, heading: string, nextHeading:
   await fs.writeFile(resultsFile, `${results.slice(0, start)}${markdown}\n\n${results.slice(end)}`);
 }
 
+/** `npm run bench -- --library-only`: measures indexing throughput again and replaces just that part of results.md. */
 export async function updateThroughputInResults(shared: string, resultsFile: string): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-libbench-'));
   try {
@@ -365,6 +365,7 @@ export async function updateThroughputInResults(shared: string, resultsFile: str
   }
 }
 
+/** `npm run bench -- --scale-only`: measures the 100k scale figures again and replaces just that part of results.md. */
 export async function updateScaleInResults(resultsFile: string): Promise<void> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sightline-libbench-'));
   try {

@@ -112,8 +112,7 @@ export function halvePacked(pixels: Uint8Array, width: number, height: number, c
   const [pixelsAt, outAt] = k.scratch([width * height * channels, length]);
   k.write(pixelsAt, pixels.subarray(0, width * height * channels));
   k.run.halve_packed(pixelsAt, width, height, channels, outWidth, outHeight, outAt);
-  const out = k.bytes(outAt, length).slice();
-  return out;
+  return k.bytes(outAt, length).slice();
 }
 
 /** Whether `half` is `full` halved, rounded either way (and at least 1). */

@@ -50,10 +50,10 @@ export interface DecodedPhoto {
 }
 
 export const SHARPNESS_LONG_SIDE = 384;
-// Thumbnails are baseline JPEG, halved from the network input in JS where the sizes allow (they do
-// for every photo of 256 px or more at the default sizes): a libvips resize plus a WebP encode
-// cost ~5.5 ms of CPU per photo, a tenth of indexing a 1024-px photo, against ~1.5 ms, for files
-// ~20 % larger (10 KiB at 256 px).
+// Thumbnails are baseline JPEG, halved from the network input (2×2 means, areaResample.ts) where
+// the sizes allow (they do for every photo of 256 px or more at the default sizes): a libvips
+// resize plus a WebP encode cost ~5.5 ms of CPU per photo, a tenth of indexing a 1024-px photo,
+// against ~1.5 ms, for files ~20 % larger (10 KiB at 256 px).
 const THUMBNAIL_QUALITY = 80;
 
 // Formats the scanner recognises but prebuilt sharp cannot decode: its libheif has the AV1
@@ -130,8 +130,8 @@ export async function decodePhoto(data: Buffer, opts: DecodeOptions): Promise<De
     const thumbPixels = half ?? base;
     const thumbSource = fromRaw(thumbPixels);
     const encoding = (thumbPixels.width === thumbW && thumbPixels.height === thumbH ? thumbSource : thumbSource.resize(thumbW, thumbH, { fit: 'fill' })).jpeg({ quality: THUMBNAIL_QUALITY }).toBuffer();
-    // In JS while libvips encodes the thumbnail: the same grey copy and score as the libvips
-    // pipeline it replaces, byte for byte (sharpnessScore.ts), for half its CPU.
+    // Here while libvips encodes the thumbnail: the same grey copy and score as the libvips
+    // pipeline it replaces, byte for byte (sharpnessScore.ts), for a fifth of its CPU.
     const sharpness = sharpnessOf(base.data, base.width, base.height, SHARPNESS_LONG_SIDE);
     const thumbnail = await encoding;
     // The signature describes the network input; its half-size copy, where there is one, gives
